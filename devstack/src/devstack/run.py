@@ -1,0 +1,164 @@
+"""``make run``: infrastructure, migrations, seeds, then every process of the suite.
+
+The gateway, each service's HTTP app, consumer and outbox relay run as separate
+processes. Ctrl-C (or SIGTERM) stops them all, then the embedded servers, and returns.
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from devstack.infra import REDIS_DB, SERVICES, Infra, start_infra
+from devstack.stack import SERVICE_PORTS, prepare, seed, service_env
+
+
+@dataclass
+class Child:
+    name: str
+    cmd: list[str]
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+
+
+def _python(*args: str) -> list[str]:
+    return [sys.executable, *args]
+
+
+def _uvicorn(app: str, port: int) -> list[str]:
+    return _python(
+        "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1", "--port", str(port),
+        "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "5",
+    )
+
+
+def plan(infra: Infra, gateway_port: int, port_base: int) -> list[Child]:
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("MINIMALL_")}
+    ports = {s: port_base + i for i, s in enumerate(SERVICES)} if port_base else SERVICE_PORTS
+    children = []
+    for service in SERVICES:
+        env = {**base_env, **service_env(infra, service, http_port=ports[service])}
+        children += [
+            Child(f"{service}-http", _uvicorn(f"{service}.main:create_app", ports[service]), env),
+            Child(f"{service}-consumer", _python("-m", f"{service}.consumer"), env),
+            Child(f"{service}-relay", _python("-m", "shared.relay", service), env),
+        ]
+    gateway_env = {
+        **base_env,
+        "GATEWAY_REDIS_URL": infra.redis_db_url(REDIS_DB["gateway"]),
+        "GATEWAY_UPSTREAMS": json.dumps({s: f"http://127.0.0.1:{p}" for s, p in ports.items()}),
+    }
+    children.append(Child("gateway", _uvicorn("gateway.main:create_app", gateway_port), gateway_env))
+    return children
+
+
+def start(children: list[Child]) -> None:
+    for child in children:
+        child.process = subprocess.Popen(child.cmd, env=child.env, start_new_session=True)
+
+
+def stop(children: list[Child], timeout: float = 15.0) -> None:
+    running = [c for c in children if c.process and c.process.poll() is None]
+    for child in running:
+        assert child.process is not None
+        child.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for child in running:
+        assert child.process is not None
+        try:
+            child.process.wait(max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            child.process.kill()
+            child.process.wait()
+
+
+def wait_ready(url: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.5)
+    return False
+
+
+class Stop(Exception):
+    pass
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise Stop
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
+    parser.add_argument("command", choices=["run"])
+    parser.add_argument("--data-dir", default=os.environ.get("MINIMALL_DATA_DIR", ".data"))
+    parser.add_argument("--gateway-port", type=int, default=int(os.environ.get("MINIMALL_GATEWAY_PORT", 8000)))
+    parser.add_argument(
+        "--service-port-base", type=int, default=int(os.environ.get("MINIMALL_SERVICE_PORT_BASE", 0)),
+        help="first of five consecutive service ports (default: 8001-8005)",
+    )
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
+
+    infra: Infra | None = None
+    children: list[Child] = []
+    try:
+        print("minimall: starting PostgreSQL, Redis and Kafka ...", flush=True)
+        infra = start_infra(Path(args.data_dir).resolve())
+        print("minimall: migrating ...", flush=True)
+        prepare(infra)
+        seeded = seed(infra)
+        print(f"minimall: seeded {', '.join(seeded) or 'nothing yet'}", flush=True)
+        children = plan(infra, args.gateway_port, args.service_port_base)
+        start(children)
+        gateway = f"http://127.0.0.1:{args.gateway_port}"
+        ready = wait_ready(f"{gateway}/readyz/services", timeout=120)
+        _print_banner(infra, children, gateway, ready)
+        while True:
+            for child in children:
+                if child.process and child.process.poll() is not None:
+                    print(f"minimall: {child.name} exited with {child.process.returncode}", flush=True)
+                    child.process = None
+            time.sleep(1)
+    except Stop:
+        print("\nminimall: stopping ...", flush=True)
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stop(children)
+        if infra is not None:
+            infra.stop()
+        print("minimall: stopped", flush=True)
+
+
+def _print_banner(infra: Infra, children: list[Child], gateway: str, ready: bool) -> None:
+    lines = [
+        "",
+        f"minimall is {'ready' if ready else 'NOT ready (see the logs above)'}",
+        f"  gateway      {gateway}   (readiness: {gateway}/readyz/services)",
+    ]
+    for child in children:
+        if child.name.endswith("-http"):
+            port = child.cmd[child.cmd.index("--port") + 1]
+            lines.append(f"  {child.name[:-5]:<12} http://127.0.0.1:{port}/docs")
+    lines += [
+        f"  postgres     {infra.postgres_url}",
+        f"  redis        {infra.redis_url}",
+        f"  kafka        {infra.kafka_bootstrap_servers}",
+        "Ctrl-C stops everything.",
+        "",
+    ]
+    print("\n".join(lines), flush=True)

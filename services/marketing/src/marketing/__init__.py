@@ -1,0 +1,1 @@
+"""minimall marketing service."""

@@ -1,0 +1,1 @@
+"""minimall order service."""

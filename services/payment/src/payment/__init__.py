@@ -1,0 +1,1 @@
+"""minimall payment service."""
