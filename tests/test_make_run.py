@@ -1,0 +1,85 @@
+"""`make run` (python -m devstack run) starts the whole suite; one Ctrl-C stops all of it."""
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import uuid
+
+import httpx
+import psutil
+
+from devstack.infra import SERVICES, free_port, port_open
+from tests.support import eventually
+
+
+async def test_make_run_serves_the_suite_and_ctrl_c_leaves_nothing() -> None:
+    gateway_port = free_port()
+    port_base = free_port()
+    while any(port_open(port_base + i) for i in range(5)):
+        port_base = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MINIMALL_")}
+    with tempfile.TemporaryDirectory(prefix="minimall-run-") as data_dir:
+        runner = subprocess.Popen(
+            [sys.executable, "-m", "devstack", "run", "--data-dir", data_dir,
+             "--gateway-port", str(gateway_port), "--service-port-base", str(port_base)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        banner: list[str] = []
+        try:
+            gateway = f"http://127.0.0.1:{gateway_port}"
+            async with httpx.AsyncClient(base_url=gateway, timeout=5) as client:
+
+                async def suite_ready() -> bool:
+                    try:
+                        return (await client.get("/readyz/services")).status_code == 200
+                    except httpx.TransportError:
+                        return False
+
+                await eventually(suite_ready, timeout=120, interval=0.5)
+                assert (await client.get("/readyz")).json()["status"] == "ready"
+                services = (await client.get("/readyz/services")).json()["services"]
+                assert services == {s: "ok" for s in SERVICES}
+
+                # One event end to end through the gateway: order's outbox -> Kafka -> member's inbox.
+                sent = (await client.post("/admin/v1/orders/diagnostics/probes")).json()
+
+                async def received() -> bool:
+                    r = await client.get(f"/admin/v1/members/diagnostics/probes/{sent['probe_id']}")
+                    return r.status_code == 200
+
+                await eventually(received, timeout=60)
+                missing = await client.get(f"/admin/v1/members/diagnostics/probes/{uuid.uuid4()}")
+                assert missing.status_code == 404
+                assert missing.json()["error"]["code"] == "not_found"
+
+            for i, service in enumerate(SERVICES):
+                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port_base + i}") as direct:
+                    assert (await direct.get("/openapi.json")).json()["info"]["title"] == f"minimall {service}"
+                    assert (await direct.get("/healthz")).status_code == 200
+                    assert "http_requests_total" in (await direct.get("/metrics")).text
+
+            tree = psutil.Process(runner.pid).children(recursive=True)
+            assert len(tree) >= 16  # 5 x (http, consumer, relay) + gateway + 3 servers
+            runner.send_signal(signal.SIGINT)  # Ctrl-C
+            out, _ = await asyncio.to_thread(runner.communicate, timeout=60)
+            banner = out.splitlines()
+        finally:
+            if runner.poll() is None:
+                runner.kill()
+                runner.wait()
+        assert runner.returncode == 0, "\n".join(banner[-40:])
+        assert not [p for p in tree if _alive(p)], "processes left behind"
+        infra_ports = [int(m) for m in re.findall(r"127\.0\.0\.1:(\d+)", "\n".join(banner))]
+        for port in {gateway_port, *range(port_base, port_base + 5), *infra_ports}:
+            assert not port_open(port), f"port {port} still bound"
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
