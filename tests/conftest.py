@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from devstack.infra import SERVICES, Infra, start_infra
 from devstack.stack import create_databases, database_name, drop_databases, migrate, service_env
 from shared.db import create_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from tests.support import Processes
 
 DB_PREFIX = "t_"
@@ -39,7 +39,10 @@ def envs(infra: Infra) -> dict[str, dict[str, str]]:
     from devstack.infra import free_port
 
     return {
-        s: {**service_env(infra, s, db_prefix=DB_PREFIX, http_port=free_port()), f"{s.upper()}_LOG_LEVEL": "INFO"}
+        s: {
+            **service_env(infra, s, db_prefix=DB_PREFIX, http_port=free_port()),
+            f"{s.upper()}_LOG_LEVEL": "INFO",
+        }
         for s in SERVICES
     }
 
@@ -56,7 +59,10 @@ def processes(envs: dict[str, dict[str, str]]) -> Iterator[Processes]:
 
 @pytest.fixture
 async def engines(infra: Infra) -> AsyncIterator[dict[str, AsyncEngine]]:
-    made = {s: create_engine(infra.database_url(database_name(s, DB_PREFIX)), pool_size=2) for s in SERVICES}
+    made = {
+        s: create_engine(infra.database_url(database_name(s, DB_PREFIX)), pool_size=2)
+        for s in SERVICES
+    }
     try:
         yield made
     finally:

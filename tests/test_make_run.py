@@ -11,8 +11,8 @@ import uuid
 
 import httpx
 import psutil
-
 from devstack.infra import SERVICES, free_port, port_open
+
 from tests.support import eventually
 
 
@@ -24,9 +24,22 @@ async def test_make_run_serves_the_suite_and_ctrl_c_leaves_nothing() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MINIMALL_")}
     with tempfile.TemporaryDirectory(prefix="minimall-run-") as data_dir:
         runner = subprocess.Popen(
-            [sys.executable, "-m", "devstack", "run", "--data-dir", data_dir,
-             "--gateway-port", str(gateway_port), "--service-port-base", str(port_base)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                sys.executable,
+                "-m",
+                "devstack",
+                "run",
+                "--data-dir",
+                data_dir,
+                "--gateway-port",
+                str(gateway_port),
+                "--service-port-base",
+                str(port_base),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         banner: list[str] = []
         try:
@@ -44,7 +57,7 @@ async def test_make_run_serves_the_suite_and_ctrl_c_leaves_nothing() -> None:
                 services = (await client.get("/readyz/services")).json()["services"]
                 assert services == {s: "ok" for s in SERVICES}
 
-                # One event end to end through the gateway: order's outbox -> Kafka -> member's inbox.
+                # One event through the gateway: order's outbox -> Kafka -> member's inbox.
                 sent = (await client.post("/admin/v1/orders/diagnostics/probes")).json()
 
                 async def received() -> bool:
@@ -57,8 +70,12 @@ async def test_make_run_serves_the_suite_and_ctrl_c_leaves_nothing() -> None:
                 assert missing.json()["error"]["code"] == "not_found"
 
             for i, service in enumerate(SERVICES):
-                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port_base + i}") as direct:
-                    assert (await direct.get("/openapi.json")).json()["info"]["title"] == f"minimall {service}"
+                async with httpx.AsyncClient(
+                    base_url=f"http://127.0.0.1:{port_base + i}"
+                ) as direct:
+                    assert (await direct.get("/openapi.json")).json()["info"][
+                        "title"
+                    ] == f"minimall {service}"
                     assert (await direct.get("/healthz")).status_code == 200
                     assert "http_requests_total" in (await direct.get("/metrics")).text
 
@@ -80,6 +97,6 @@ async def test_make_run_serves_the_suite_and_ctrl_c_leaves_nothing() -> None:
 
 def _alive(process: psutil.Process) -> bool:
     try:
-        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+        return bool(process.is_running() and process.status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False

@@ -5,9 +5,6 @@ import signal
 import uuid
 
 import httpx
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-
 from devstack.infra import Infra
 from shared.events import Event
 from shared.inbox import InboxRow
@@ -15,13 +12,18 @@ from shared.kafka import EventProducer
 from shared.outbox import OutboxRow, add_event
 from shared.probes import ProbeReceipt
 from shared.settings import InfraSettings
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
 from tests.support import Processes, eventually
 
 
 async def stage_probe(engine: AsyncEngine, source: str = "order") -> tuple[uuid.UUID, Event]:
     probe_id = uuid.uuid4()
     async with AsyncSession(engine) as session, session.begin():
-        event = add_event(session, f"{source}.probe_sent", str(probe_id), {"probe_id": str(probe_id)})
+        event = add_event(
+            session, f"{source}.probe_sent", str(probe_id), {"probe_id": str(probe_id)}
+        )
     return probe_id, event
 
 
@@ -89,7 +91,9 @@ async def test_event_delivered_twice_takes_effect_once(
     await delivered(catalog, probe_id, timeout=60)
     # A later event of the same aggregate on the same partition proves the copies were consumed.
     async with AsyncSession(order) as session, session.begin():
-        sentinel = add_event(session, "order.probe_sent", str(probe_id), {"probe_id": str(uuid.uuid4())})
+        sentinel = add_event(
+            session, "order.probe_sent", str(probe_id), {"probe_id": str(uuid.uuid4())}
+        )
     await delivered(catalog, uuid.UUID(sentinel.payload["probe_id"]))
 
     got = await receipt(catalog, probe_id)
@@ -113,13 +117,18 @@ async def test_rolled_back_transaction_publishes_nothing(engines: dict[str, Asyn
         pass
     async with AsyncSession(order) as session:
         staged = await session.scalar(
-            select(func.count()).select_from(OutboxRow).where(OutboxRow.aggregate_id == str(probe_id))
+            select(func.count())
+            .select_from(OutboxRow)
+            .where(OutboxRow.aggregate_id == str(probe_id))
         )
     assert staged == 0
 
 
 async def test_writes_succeed_while_broker_is_down_and_events_arrive_after(
-    processes: Processes, engines: dict[str, AsyncEngine], envs: dict[str, dict[str, str]], infra: Infra
+    processes: Processes,
+    engines: dict[str, AsyncEngine],
+    envs: dict[str, dict[str, str]],
+    infra: Infra,
 ) -> None:
     order, catalog = engines["order"], engines["catalog"]
     port = envs["order"]["ORDER_HTTP_PORT"]

@@ -97,7 +97,9 @@ class Server:
         self.process = None
 
 
-def _spawn(cmd: list[str], log: Path, *, user: str | None = None, stop_signal: int) -> subprocess.Popen[bytes]:
+def _spawn(
+    cmd: list[str], log: Path, *, user: str | None = None, stop_signal: int
+) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
             cmd,
@@ -122,7 +124,9 @@ class Infra:
     data_dir: Path | None = None
 
     def database_url(self, database: str) -> str:
-        return f"{self.postgres_url.replace('postgresql://', 'postgresql+asyncpg://', 1)}/{database}"
+        return (
+            f"{self.postgres_url.replace('postgresql://', 'postgresql+asyncpg://', 1)}/{database}"
+        )
 
     def redis_db_url(self, db: int) -> str:
         return f"{self.redis_url}/{db}"
@@ -148,7 +152,14 @@ def _postgres_user() -> str | None:
         pwd.getpwnam(POSTGRES_SYSTEM_USER)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin", POSTGRES_SYSTEM_USER],
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "-s",
+                "/usr/sbin/nologin",
+                POSTGRES_SYSTEM_USER,
+            ],
             check=True,
             capture_output=True,
         )
@@ -180,28 +191,56 @@ def start_postgres(data_dir: Path, port: int | None = None) -> Server:
     pgdata.chmod(0o700)
     if not (pgdata / "PG_VERSION").exists():
         subprocess.run(
-            [str(bin_dir / "initdb"), "-D", str(pgdata), "-U", "postgres", "--auth=trust",
-             "--encoding=UTF8", "--locale=C.UTF-8"],
-            check=True, capture_output=True, user=user,
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(pgdata),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            ],
+            check=True,
+            capture_output=True,
+            user=user,
         )
     stale = pgdata / "postmaster.pid"
     if stale.exists():
         _stop_stale_postmaster(stale)
     port = port or free_port()
     cmd = [
-        str(bin_dir / "postgres"), "-D", str(pgdata), "-p", str(port), "-h", "127.0.0.1",
-        "-k", str(socket_dir),
-        "-c", "max_connections=400", "-c", "shared_buffers=256MB",
+        str(bin_dir / "postgres"),
+        "-D",
+        str(pgdata),
+        "-p",
+        str(port),
+        "-h",
+        "127.0.0.1",
+        "-k",
+        str(socket_dir),
+        "-c",
+        "max_connections=400",
+        "-c",
+        "shared_buffers=256MB",
         # A development and test server: durability traded for speed.
-        "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+        "-c",
+        "fsync=off",
+        "-c",
+        "synchronous_commit=off",
+        "-c",
+        "full_page_writes=off",
     ]
     server = Server("postgres", port, log, stop_signal=signal.SIGINT)  # SIGINT: fast shutdown
     server.process = _spawn(cmd, log, user=user, stop_signal=signal.SIGINT)
     isready = [str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"]
     _wait_until(
-        lambda: subprocess.run(isready, capture_output=True).returncode == 0
-        or _raise_if_dead(server),
-        "PostgreSQL", 60, log,
+        lambda: (
+            subprocess.run(isready, capture_output=True).returncode == 0 or _raise_if_dead(server)
+        ),
+        "PostgreSQL",
+        60,
+        log,
     )
     return server
 
@@ -234,9 +273,21 @@ def start_redis(data_dir: Path, port: int | None = None) -> Server:
     log = data_dir / "redis.log"
     (data_dir / "redis").mkdir(parents=True, exist_ok=True)
     cmd = [
-        str(binary), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-        "--appendonly", "no", "--dir", str(data_dir / "redis"), "--protected-mode", "no",
-        "--databases", "32",
+        str(binary),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(data_dir / "redis"),
+        "--protected-mode",
+        "no",
+        "--databases",
+        "32",
     ]
     server = Server("redis", port, log)
     server.process = _spawn(cmd, log, stop_signal=signal.SIGTERM)
@@ -249,8 +300,14 @@ def _start_tansu(server: Server) -> None:
     binary.chmod(binary.stat().st_mode | stat.S_IXUSR)
     url = f"tcp://127.0.0.1:{server.port}"
     cmd = [
-        str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
-        "--storage-engine", "memory://tansu/",
+        str(binary),
+        "broker",
+        "--listener-url",
+        url,
+        "--advertised-listener-url",
+        url,
+        "--storage-engine",
+        "memory://tansu/",
     ]
     server.process = _spawn(cmd, server.log, stop_signal=signal.SIGTERM)
     _wait_until(lambda: port_open(server.port) or _raise_if_dead(server), "Tansu", 30, server.log)

@@ -34,8 +34,19 @@ def _python(*args: str) -> list[str]:
 
 def _uvicorn(app: str, port: int) -> list[str]:
     return _python(
-        "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1", "--port", str(port),
-        "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "5",
+        "-m",
+        "uvicorn",
+        app,
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--timeout-graceful-shutdown",
+        "5",
     )
 
 
@@ -55,7 +66,9 @@ def plan(infra: Infra, gateway_port: int, port_base: int) -> list[Child]:
         "GATEWAY_REDIS_URL": infra.redis_db_url(REDIS_DB["gateway"]),
         "GATEWAY_UPSTREAMS": json.dumps({s: f"http://127.0.0.1:{p}" for s, p in ports.items()}),
     }
-    children.append(Child("gateway", _uvicorn("gateway.main:create_app", gateway_port), gateway_env))
+    children.append(
+        Child("gateway", _uvicorn("gateway.main:create_app", gateway_port), gateway_env)
+    )
     return children
 
 
@@ -104,9 +117,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
     parser.add_argument("command", choices=["run"])
     parser.add_argument("--data-dir", default=os.environ.get("MINIMALL_DATA_DIR", ".data"))
-    parser.add_argument("--gateway-port", type=int, default=int(os.environ.get("MINIMALL_GATEWAY_PORT", 8000)))
     parser.add_argument(
-        "--service-port-base", type=int, default=int(os.environ.get("MINIMALL_SERVICE_PORT_BASE", 0)),
+        "--gateway-port", type=int, default=int(os.environ.get("MINIMALL_GATEWAY_PORT", 8000))
+    )
+    parser.add_argument(
+        "--service-port-base",
+        type=int,
+        default=int(os.environ.get("MINIMALL_SERVICE_PORT_BASE", 0)),
         help="first of five consecutive service ports (default: 8001-8005)",
     )
     args = parser.parse_args()
@@ -130,7 +147,9 @@ def main() -> None:
         while True:
             for child in children:
                 if child.process and child.process.poll() is not None:
-                    print(f"minimall: {child.name} exited with {child.process.returncode}", flush=True)
+                    print(
+                        f"minimall: {child.name} exited with {child.process.returncode}", flush=True
+                    )
                     child.process = None
             time.sleep(1)
     except Stop:

@@ -62,7 +62,9 @@ def migrate(infra: Infra, services: tuple[str, ...] = SERVICES, db_prefix: str =
         url = infra.database_url(database_name(service, db_prefix))
         result = subprocess.run(
             [sys.executable, "-m", "shared.migrate", "upgrade", service, "--database-url", url],
-            capture_output=True, text=True, env=os.environ.copy(),
+            capture_output=True,
+            text=True,
+            env=os.environ.copy(),
         )
         if result.returncode != 0:
             raise RuntimeError(f"migrations of {service} failed:\n{result.stderr[-3000:]}")

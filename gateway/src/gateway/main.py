@@ -11,15 +11,15 @@ from contextlib import asynccontextmanager
 import aiohttp
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
-from starlette.responses import Response
-
-from gateway.proxy import proxy
-from gateway.settings import GatewaySettings
 from shared.errors import NotFound, error_response, install_error_handlers
 from shared.health import Check, health_router, run_checks
 from shared.logging import configure_logging
 from shared.middleware import RequestContextMiddleware
 from shared.redis import create_redis
+from starlette.responses import Response
+
+from gateway.proxy import proxy
+from gateway.settings import GatewaySettings
 
 PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 

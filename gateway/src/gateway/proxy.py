@@ -4,23 +4,29 @@ aiohttp, not httpx, on this hot path (see the brief's speed facts). Hop-by-hop h
 are dropped both ways; the request id always goes along.
 """
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
 from fastapi import Request
-from starlette.responses import Response, StreamingResponse
-
 from shared.context import REQUEST_ID_HEADER, current_request_id
 from shared.errors import error_response
 from shared.logging import get_logger
+from starlette.responses import Response, StreamingResponse
 
 log = get_logger(__name__)
 
 HOP_BY_HOP = frozenset(
     {
-        "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-        "trailers", "transfer-encoding", "upgrade", "host", "content-length",
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
     }
 )
 
@@ -37,11 +43,15 @@ def forward_headers(request: Request) -> dict[str, str]:
     headers[REQUEST_ID_HEADER] = current_request_id() or ""
     if request.client:
         prior = request.headers.get("x-forwarded-for")
-        headers["X-Forwarded-For"] = f"{prior}, {request.client.host}" if prior else request.client.host
+        headers["X-Forwarded-For"] = (
+            f"{prior}, {request.client.host}" if prior else request.client.host
+        )
     return headers
 
 
-async def proxy(request: Request, session: aiohttp.ClientSession, base_url: str, upstream: str) -> Response:
+async def proxy(
+    request: Request, session: aiohttp.ClientSession, base_url: str, upstream: str
+) -> Response:
     url = base_url + request.url.path
     has_body = request.method not in ("GET", "HEAD", "OPTIONS", "DELETE")
     try:
@@ -60,15 +70,13 @@ async def proxy(request: Request, session: aiohttp.ClientSession, base_url: str,
         log.warning("gateway.upstream_unreachable", upstream=upstream, error=repr(exc))
         return error_response(502, "upstream_unavailable", f"{upstream} is unavailable.")
 
-    headers = {
-        k: v for k, v in upstream_response.headers.items() if k.lower() not in HOP_BY_HOP
-    }
+    headers = {k: v for k, v in upstream_response.headers.items() if k.lower() not in HOP_BY_HOP}
 
     async def body() -> AsyncIterator[bytes]:
         try:
             async for chunk in upstream_response.content.iter_chunked(64 * 1024):
                 yield chunk
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             log.warning("gateway.upstream_stream_broken", upstream=upstream, error=repr(exc))
         finally:
             upstream_response.release()

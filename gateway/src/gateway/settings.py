@@ -1,7 +1,6 @@
 """Gateway settings: environment variables prefixed ``GATEWAY_``."""
 
 from pydantic_settings import BaseSettings
-
 from shared.settings import service_config
 
 DEFAULT_ROUTES = {

@@ -55,7 +55,9 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
-        app.state.engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+        app.state.engine = create_engine(
+            settings.database_url, pool_size=settings.database_pool_size
+        )
         app.state.sessionmaker = create_sessionmaker(app.state.engine)
         app.state.redis = create_redis(settings.redis_url)
         app.state.kafka_probe = KafkaProbe(settings)

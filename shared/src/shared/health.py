@@ -1,6 +1,7 @@
 """``/healthz`` (the process lives), ``/readyz`` (its dependencies answer), ``/metrics``."""
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi import APIRouter, Request, Response
@@ -46,10 +47,9 @@ def health_router(
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
         if before_metrics is not None:
-            try:
+            # A gauge that cannot refresh keeps its last value.
+            with contextlib.suppress(Exception):
                 await asyncio.wait_for(before_metrics(request), timeout=CHECK_TIMEOUT_S)
-            except Exception:
-                pass  # a gauge that cannot refresh keeps its last value
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router

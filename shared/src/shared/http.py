@@ -49,9 +49,7 @@ class ServiceClient:
         self._client = client
         self._upstream = upstream
 
-    async def _call(
-        self, method: str, path: str, model: type[ModelT], **kwargs: Any
-    ) -> ModelT:
+    async def _call(self, method: str, path: str, model: type[ModelT], **kwargs: Any) -> ModelT:
         try:
             response = await self._client.request(method, path, **kwargs)
         except httpx.TransportError as exc:

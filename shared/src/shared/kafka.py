@@ -1,6 +1,7 @@
 """aiokafka wrappers: configuration from settings, topic creation, the event producer."""
 
 import asyncio
+import contextlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -57,10 +58,8 @@ async def ensure_topics(settings: InfraSettings, topics: Iterable[str]) -> None:
             for t in sorted(set(topics) - existing)
         ]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another process was first
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass
             log.info("kafka.topics_created", topics=[t.name for t in missing])
     finally:
         await admin.close()

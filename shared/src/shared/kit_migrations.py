@@ -30,7 +30,9 @@ def create_kit_tables() -> None:
         "inbox",
         sa.Column("event_id", postgresql.UUID(as_uuid=True), nullable=False),
         sa.Column("type", sa.String(200), nullable=False),
-        sa.Column("handled_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "handled_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.PrimaryKeyConstraint("event_id", name="pk_inbox"),
     )
     op.create_table(
@@ -43,7 +45,9 @@ def create_kit_tables() -> None:
         sa.Column("offset", sa.BigInteger(), nullable=False),
         sa.Column("raw", postgresql.JSONB(), nullable=True),
         sa.Column("error", sa.Text(), nullable=False),
-        sa.Column("failed_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "failed_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_dead_letters"),
     )
     op.create_table(
@@ -51,7 +55,9 @@ def create_kit_tables() -> None:
         sa.Column("probe_id", postgresql.UUID(as_uuid=True), nullable=False),
         sa.Column("event_id", postgresql.UUID(as_uuid=True), nullable=False),
         sa.Column("source", sa.String(50), nullable=False),
-        sa.Column("received_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "received_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.Column("times_applied", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("probe_id", name="pk_probe_receipts"),
     )

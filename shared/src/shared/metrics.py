@@ -15,7 +15,9 @@ OUTBOX_BACKLOG = Gauge("outbox_backlog", "Outbox rows not yet published", ["serv
 OUTBOX_PUBLISHED = Counter("outbox_published_total", "Events published by the relay", ["service"])
 OUTBOX_FAILURES = Counter("outbox_publish_failures_total", "Failed publish attempts", ["service"])
 CONSUMER_LAG = Gauge(
-    "kafka_consumer_lag", "Messages behind the end of the partition", ["group", "topic", "partition"]
+    "kafka_consumer_lag",
+    "Messages behind the end of the partition",
+    ["group", "topic", "partition"],
 )
 CONSUMER_HANDLED = Counter(
     "consumer_events_total", "Events seen by a consumer", ["group", "type", "outcome"]

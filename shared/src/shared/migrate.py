@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument("--revision", default="head")
     parser.add_argument("-m", "--message", default="change")
     args = parser.parse_args()
-    url = args.database_url or ServiceSettings(_env_prefix=f"{args.service.upper()}_").database_url  # type: ignore[call-arg]
+    url = args.database_url or ServiceSettings(_env_prefix=f"{args.service.upper()}_").database_url
     config = alembic_config(args.service, url)
     if args.action == "upgrade":
         command.upgrade(config, args.revision)

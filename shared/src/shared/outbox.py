@@ -8,13 +8,25 @@ advisory lock); extra replicas wait as hot standbys.
 """
 
 import asyncio
+import contextlib
 import uuid
 import zlib
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Text, delete, func, select, text
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    delete,
+    func,
+    select,
+    text,
+)
 from sqlalchemy import update as sa_update
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
@@ -257,7 +269,5 @@ async def _publish_in_aggregate_order(
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass

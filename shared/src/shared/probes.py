@@ -32,7 +32,9 @@ class ProbeReceipt(KitBase):
     probe_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     source: Mapped[str] = mapped_column(String(50))
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
     times_applied: Mapped[int] = mapped_column(default=1)
 
 
@@ -74,12 +76,16 @@ def probes_router(service: str, area: str) -> APIRouter:
     @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=ProbeSent)
     async def send_probe(session: SessionDep, request: Request) -> ProbeSent:
         probe_id = uuid.uuid4()
-        event = add_event(session, f"{service}.{PROBE_EVENT}", str(probe_id), {"probe_id": str(probe_id)})
+        event = add_event(
+            session, f"{service}.{PROBE_EVENT}", str(probe_id), {"probe_id": str(probe_id)}
+        )
         return ProbeSent(probe_id=probe_id, event_id=event.event_id, type=event.type)
 
     @router.get("/{probe_id}", response_model=ProbeReceiptRead)
     async def get_receipt(probe_id: uuid.UUID, session: SessionDep) -> ProbeReceiptRead:
-        receipt = await session.scalar(select(ProbeReceipt).where(ProbeReceipt.probe_id == probe_id))
+        receipt = await session.scalar(
+            select(ProbeReceipt).where(ProbeReceipt.probe_id == probe_id)
+        )
         if receipt is None:
             raise NotFound(f"No receipt for probe {probe_id} in this service.")
         return ProbeReceiptRead.model_validate(receipt, from_attributes=True)

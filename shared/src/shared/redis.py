@@ -5,5 +5,9 @@ from redis.asyncio import Redis
 
 def create_redis(url: str) -> "Redis":
     return Redis.from_url(
-        url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
+        url,
+        decode_responses=True,
+        socket_timeout=2,
+        socket_connect_timeout=2,
+        health_check_interval=30,
     )

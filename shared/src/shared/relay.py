@@ -14,7 +14,7 @@ def main() -> None:
     parser.add_argument("service", help="service name; settings come from <SERVICE>_* variables")
     args = parser.parse_args()
     service: str = args.service
-    settings = ServiceSettings(_env_prefix=f"{service.upper()}_")  # type: ignore[call-arg]
+    settings = ServiceSettings(_env_prefix=f"{service.upper()}_")
     settings = settings.model_copy(update={"service_name": service})
 
     async def relay(stop: asyncio.Event) -> None:

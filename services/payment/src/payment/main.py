@@ -1,7 +1,6 @@
 """The payment HTTP app: ``uvicorn payment.main:create_app --factory``."""
 
 from fastapi import FastAPI
-
 from shared.app import create_service_app
 from shared.probes import probes_router
 
