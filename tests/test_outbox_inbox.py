@@ -170,3 +170,27 @@ async def test_writes_succeed_while_broker_is_down_and_events_arrive_after(
 
     for probe in sent:
         await delivered(catalog, uuid.UUID(probe["probe_id"]), timeout=90)
+
+
+async def test_an_event_that_keeps_failing_is_parked_and_the_partition_moves_on(
+    processes: Processes, engines: dict[str, AsyncEngine]
+) -> None:
+    from shared.inbox import DeadLetter
+
+    order, catalog = engines["order"], engines["catalog"]
+    aggregate = str(uuid.uuid4())
+    async with AsyncSession(order) as session, session.begin():
+        poison = add_event(session, "order.probe_sent", aggregate, {"probe_id": "not-a-uuid"})
+        good_id = uuid.uuid4()
+        add_event(session, "order.probe_sent", aggregate, {"probe_id": str(good_id)})
+    processes.start("catalog-consumer", "-m", "catalog.consumer")
+    processes.start("order-relay", "-m", "shared.relay", "order")
+    await delivered(catalog, good_id, timeout=60)  # same partition, after the poison event
+    async with AsyncSession(catalog) as session:
+        parked = await session.scalar(
+            select(DeadLetter).where(DeadLetter.event_id == poison.event_id)
+        )
+        handled = await session.get(InboxRow, poison.event_id)
+    assert parked is not None and "UUID" in parked.error
+    assert parked.raw is not None and parked.raw["payload"] == {"probe_id": "not-a-uuid"}
+    assert handled is None  # its failed effects were rolled back with its inbox row

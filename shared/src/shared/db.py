@@ -65,4 +65,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.commit()
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": commit runs when the endpoint returns, before the response is sent,
+# so a failed commit becomes a 500 instead of a success the client already saw.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

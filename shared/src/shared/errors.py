@@ -2,7 +2,8 @@
 
 Body: ``{"error": {"code": "not_found", "message": "...", "details": [...], "request_id": "..."}}``.
 Raise ``AppError`` subclasses from service code; the handlers below render them and every
-framework error (validation, unknown route, wrong method) in the same shape.
+framework error (validation, unknown route, wrong method) in the same shape. Unexpected
+exceptions become a 500 in the same shape in ``shared.middleware``.
 """
 
 from http import HTTPStatus
@@ -14,9 +15,6 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.context import current_request_id
-from shared.logging import get_logger
-
-log = get_logger(__name__)
 
 
 class AppError(Exception):
@@ -115,13 +113,7 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
-    log.error("http.unhandled_error", exc_info=exc)
-    return error_response(500, "internal_error", "An unexpected error occurred.")
-
-
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected_error)

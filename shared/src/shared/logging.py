@@ -6,6 +6,12 @@ import sys
 import structlog
 
 
+# Tracebacks as JSON, without local variables (they can hold secrets and are huge).
+_exception_renderer = structlog.processors.ExceptionRenderer(
+    structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+)
+
+
 def configure_logging(service: str, level: str = "INFO", json: bool = True) -> None:
     timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
     shared_processors: list[structlog.types.Processor] = [
@@ -19,7 +25,7 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
     structlog.configure(
         processors=[
             *shared_processors,
-            structlog.processors.dict_tracebacks,
+            _exception_renderer,
             structlog.processors.EventRenamer("event"),
             renderer,
         ],
@@ -35,7 +41,7 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
         structlog.stdlib.ProcessorFormatter(
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                structlog.processors.dict_tracebacks,
+                _exception_renderer,
                 renderer,
             ],
             foreign_pre_chain=[*shared_processors, structlog.stdlib.add_logger_name],

@@ -5,6 +5,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.context import REQUEST_ID_HEADER, bind_request_id
+from shared.errors import error_response
 from shared.logging import get_logger
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
@@ -33,11 +34,13 @@ class RequestContextMiddleware:
         incoming = next((v for k, v in scope["headers"] if k == _HEADER), b"")
         request_id = bind_request_id(incoming.decode("latin-1") or None)
         status = 500
+        response_started = False
         started = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
+                response_started = True
                 status = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", []) if k != _HEADER]
                 headers.append((_HEADER, request_id.encode()))
@@ -46,6 +49,14 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            # Anything the error handlers did not turn into a response: log it, answer the
+            # one error shape, never the exception's text.
+            log.exception("http.unhandled_error", method=scope["method"], path=scope["path"])
+            if response_started:
+                raise
+            response = error_response(500, "internal_error", "An unexpected error occurred.")
+            await response(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = route_template(scope)
