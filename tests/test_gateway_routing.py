@@ -4,12 +4,12 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from starlette.requests import Request
-
 from devstack.infra import Infra, free_port
 from gateway.main import create_app
 from gateway.proxy import forward_headers
 from shared.context import bind_request_id
+from starlette.requests import Request
+
 from tests.support import Processes, eventually
 
 

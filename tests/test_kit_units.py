@@ -3,7 +3,6 @@
 import uuid
 
 import pytest
-
 from shared.events import Event, topic_for
 from shared.outbox import Backoff
 from shared.settings import ServiceSettings, service_config

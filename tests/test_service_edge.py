@@ -6,12 +6,9 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
+from devstack.infra import Infra
 from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-
-from devstack.infra import Infra
 from shared.app import create_service_app
 from shared.db import SessionDep
 from shared.errors import Conflict
@@ -20,6 +17,8 @@ from shared.inbox import InboxRow
 from shared.outbox import OutboxRow, add_event
 from shared.pagination import Page, PageParamsDep
 from shared.settings import ServiceSettings
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 
 class Thing(BaseModel):

@@ -5,7 +5,6 @@ import sys
 
 import structlog
 
-
 # Tracebacks as JSON, without local variables (they can hold secrets and are huge).
 _exception_renderer = structlog.processors.ExceptionRenderer(
     structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
