@@ -17,9 +17,6 @@ import uuid
 from pathlib import Path
 
 import aiohttp
-from sqlalchemy import func, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from devstack.infra import REDIS_DB, Infra, free_port, start_infra
 from devstack.stack import create_databases, database_name, migrate, service_env
 from shared.db import create_engine
@@ -28,6 +25,8 @@ from shared.kafka import EventProducer, ensure_topics
 from shared.logging import configure_logging
 from shared.outbox import OutboxRow
 from shared.settings import InfraSettings
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 PREFIX = "b_"
 CONCURRENCY = 32
@@ -98,10 +97,9 @@ async def bench_gateway(infra: Infra, env: dict[str, str]) -> None:
         await load(f"http://127.0.0.1:{port}{path}")  # warm up
         direct = await load(f"http://127.0.0.1:{port}{path}")
         proxied = await load(f"http://127.0.0.1:{gw_port}{path}")
+        ratio = proxied / direct
         print(f"gateway  direct service route      {direct:8.0f} req/s   (baseline 1.00)")
-        print(
-            f"gateway  same route via gateway    {proxied:8.0f} req/s   ratio {proxied / direct:.2f}"
-        )
+        print(f"gateway  same route via gateway    {proxied:8.0f} req/s   ratio {ratio:.2f}")
     finally:
         for p in procs:
             p.terminate()
