@@ -39,7 +39,8 @@ async def gateway(
 
             async def order_up() -> bool:
                 r = await client.get("/readyz/services")
-                return r.json().get("error", {}).get("details", [{}])[0].get("result") == "ok"
+                details = r.json().get("error", {}).get("details", [])
+                return any(d == {"service": "order", "result": "ok"} for d in details)
 
             await eventually(order_up, timeout=60)
             yield client

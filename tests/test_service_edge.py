@@ -10,6 +10,7 @@ from devstack.infra import Infra
 from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel
 from shared.app import create_service_app
+from shared.context import bind_request_id
 from shared.db import SessionDep
 from shared.errors import Conflict
 from shared.http import ServiceClient, UpstreamError, create_http_client
@@ -60,7 +61,7 @@ async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def client(infra: Infra, envs: dict[str, dict[str, str]]) -> AsyncIterator[httpx.AsyncClient]:
+def app(infra: Infra, envs: dict[str, dict[str, str]]) -> FastAPI:
     settings = ServiceSettings(
         service_name="order",
         database_url=envs["order"]["ORDER_DATABASE_URL"],
@@ -68,7 +69,11 @@ async def client(infra: Infra, envs: dict[str, dict[str, str]]) -> AsyncIterator
         kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
         log_json=True,
     )
-    app = create_service_app(settings, title="edge test", routers=[edge_router()])
+    return create_service_app(settings, title="edge test", routers=[edge_router()])
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with serve(app) as http:
         yield http
 
@@ -185,25 +190,29 @@ async def test_health_readiness_and_metrics(client: httpx.AsyncClient) -> None:
     assert 'outbox_backlog{service="order"}' in metrics
 
 
+class Recording(httpx.AsyncBaseTransport):
+    """The real app behind an ASGI transport, remembering the request ids it was sent."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.request_ids: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.request_ids.append(request.headers.get("x-request-id", ""))
+        return await self.inner.handle_async_request(request)
+
+
 async def test_typed_client_carries_the_request_id_and_upstream_errors(
-    client: httpx.AsyncClient,
+    app: FastAPI, client: httpx.AsyncClient
 ) -> None:
-    seen: list[str] = []
-
-    async def capture(request: httpx.Request) -> httpx.Response:
-        seen.append(request.headers.get("x-request-id", ""))
-        return await client._transport.handle_async_request(request)  # type: ignore[attr-defined]
-
-    http = create_http_client("http://order")
-    http._transport = httpx.MockTransport(capture)  # type: ignore[assignment]
+    transport = Recording(httpx.ASGITransport(app=app))
+    http = create_http_client("http://order", transport=transport)
     typed = ServiceClient(http, "order")
-    from shared.context import bind_request_id
-
     bind_request_id("rid-42")
     page = await typed._call("GET", "/api/v1/things", Page[Thing])
     assert page.total == 45
     with pytest.raises(UpstreamError) as caught:
         await typed._call("GET", "/api/v1/nothing-here", Page[Thing])
     assert caught.value.status_code == 404 and caught.value.code == "not_found"
-    assert seen == ["rid-42", "rid-42"]
+    assert transport.request_ids == ["rid-42", "rid-42"]
     await http.aclose()

@@ -32,10 +32,15 @@ async def _add_request_id(request: httpx.Request) -> None:
 
 
 def create_http_client(
-    base_url: str, *, timeout: float = 5.0, connect_timeout: float = 1.0
+    base_url: str,
+    *,
+    timeout: float = 5.0,
+    connect_timeout: float = 1.0,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         base_url=base_url,
+        transport=transport,
         timeout=httpx.Timeout(timeout, connect=connect_timeout),
         event_hooks={"request": [_add_request_id]},
         limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
