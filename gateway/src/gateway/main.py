@@ -1,27 +1,33 @@
-"""The gateway app: ``uvicorn gateway.main:create_app --factory``.
+"""The gateway: ``uvicorn gateway.main:create_app --factory``.
 
-Routes ``/api/v1/<area>/…``, ``/admin/v1/<area>/…`` and ``/open/v1/<area>/…`` to the
-service that owns the area (``GatewaySettings.routes``). Auth, rate limits and the rest of
-the edge arrive with the Gateway issue.
+``/api/v1``, ``/admin/v1`` and ``/open/v1`` go through the raw ASGI ``Edge`` (the hot path);
+everything else (health, readiness of the services, metrics, the merged OpenAPI documents)
+is a small FastAPI app.
 """
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
 import aiohttp
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
-from shared.errors import NotFound, error_response, install_error_handlers
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from shared.errors import error_response, install_error_handlers
 from shared.health import Check, health_router, run_checks
 from shared.logging import configure_logging
 from shared.middleware import RequestContextMiddleware
 from shared.redis import create_redis
-from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
-from gateway.proxy import proxy
+from gateway.breaker import CircuitBreaker
+from gateway.edge import Edge, Resources
+from gateway.openapi import OpenApiMerger
+from gateway.ratelimit import RateLimiter
+from gateway.rules import PREFIXES
 from gateway.settings import GatewaySettings
-
-PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+from gateway.signatures import ApiKeyStore, SignatureVerifier
+from gateway.tokens import KeySet, TokenVerifier
 
 
 def _checks(request: Request) -> Mapping[str, Check]:
@@ -43,25 +49,7 @@ def _upstream_checks(request: Request) -> Mapping[str, Check]:
     return {name: check(url) for name, url in settings.upstreams.items()}
 
 
-def _proxy_router(settings: GatewaySettings) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
-
-    async def forward(request: Request, area: str) -> Response:
-        upstream = settings.routes.get(area)
-        if upstream is None or upstream not in settings.upstreams:
-            raise NotFound(f"No service serves /{area}.")
-        return await proxy(request, request.app.state.http, settings.upstreams[upstream], upstream)
-
-    for prefix in ("/api/v1", "/admin/v1", "/open/v1"):
-        router.add_api_route(f"{prefix}/{{area}}", forward, methods=PROXY_METHODS)
-        router.add_api_route(f"{prefix}/{{area}}/{{rest:path}}", forward, methods=PROXY_METHODS)
-    return router
-
-
-def create_app() -> FastAPI:
-    settings = GatewaySettings()
-    configure_logging(settings.service_name, settings.log_level, settings.log_json)
-
+def _control_app(settings: GatewaySettings, edge: Edge) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
@@ -72,16 +60,39 @@ def create_app() -> FastAPI:
                 sock_connect=settings.upstream_connect_timeout_s,
                 sock_read=settings.upstream_timeout_s,
             ),
-            connector=aiohttp.TCPConnector(limit=1000, limit_per_host=200, ttl_dns_cache=300),
+            connector=aiohttp.TCPConnector(
+                limit=1000, limit_per_host=256, ttl_dns_cache=300, keepalive_timeout=30
+            ),
             auto_decompress=False,
+            skip_auto_headers=("User-Agent", "Accept-Encoding"),
         )
+        member = settings.upstreams.get("member", "")
+        keys = KeySet(app.state.http, member + settings.jwks_path, settings.jwks_refresh_s)
+        edge.resources = Resources(
+            http=app.state.http,
+            tokens=TokenVerifier(keys, settings.jwt_issuer, settings.jwt_leeway_s),
+            limiter=RateLimiter(app.state.redis),
+            signatures=SignatureVerifier(
+                ApiKeyStore(app.state.http, member, settings.api_key_cache_s),
+                app.state.redis,
+                settings.signature_window_s,
+            ),
+            breakers={
+                name: CircuitBreaker(settings.breaker_failures, settings.breaker_open_s)
+                for name in settings.upstreams
+            },
+        )
+        app.state.openapi = OpenApiMerger(settings, app.state.http)
         try:
             yield
         finally:
+            edge.resources = None
             await app.state.http.close()
             await app.state.redis.aclose()
 
-    app = FastAPI(title="minimall gateway", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="minimall gateway", version="1", lifespan=lifespan, docs_url=None, openapi_url=None
+    )
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
     app.include_router(health_router(_checks))
@@ -94,5 +105,43 @@ def create_app() -> FastAPI:
         details = [{"service": name, "result": r} for name, r in results.items()]
         return error_response(503, "not_ready", "A service is not ready.", details)
 
-    app.include_router(_proxy_router(settings))
+    @app.get("/openapi.json", include_in_schema=False)
+    async def public_openapi(request: Request) -> dict[str, Any]:
+        public, _ = await request.app.state.openapi.documents()
+        return dict(public)
+
+    @app.get("/open/openapi.json", include_in_schema=False)
+    async def supplier_openapi(request: Request) -> dict[str, Any]:
+        _, supplier = await request.app.state.openapi.documents()
+        return dict(supplier)
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="minimall API")
+
+    @app.get("/open/docs", include_in_schema=False)
+    async def open_docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/open/openapi.json", title="minimall open API")
+
     return app
+
+
+class Gateway:
+    def __init__(self, control: FastAPI, edge: Edge) -> None:
+        self.control = control
+        self.edge = edge
+        self.state = control.state
+        self.router = control.router
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(PREFIXES):
+            await self.edge(scope, receive, send)
+        else:
+            await self.control(scope, receive, send)
+
+
+def create_app(settings: GatewaySettings | None = None) -> Gateway:
+    settings = settings or GatewaySettings()
+    configure_logging(settings.service_name, settings.log_level, settings.log_json)
+    edge = Edge(settings)
+    return Gateway(_control_app(settings, edge), edge)

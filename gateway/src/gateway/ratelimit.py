@@ -1,0 +1,107 @@
+"""Rate limits in Redis: GCRA over several keys in one atomic Lua step.
+
+Each limit is ``limit`` requests per ``period``: a burst of ``limit`` at once, refilled at
+one request every ``period / limit``. A request passes only if every key it is counted
+against has room; then all of them are charged together, so a denied request costs nothing.
+The clock is Redis's own (``TIME``), the same for every gateway replica.
+"""
+
+import math
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from gateway.settings import RateLimit
+
+# KEYS: the counters. ARGV: for each key, its emission interval (ms) then its period (ms).
+# Returns {allowed, retry_after_ms, remaining, reset_ms, limiting_index}: for a denial the key
+# that waits longest; for a pass the key with the least room left.
+GCRA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local n = #KEYS
+local new_tats = {}
+local worst_wait, worst_index = -1, 0
+local least_room, least_index, least_reset = math.huge, 1, 0
+for i = 1, n do
+  local interval = tonumber(ARGV[2 * i - 1])
+  local period = tonumber(ARGV[2 * i])
+  local tat = tonumber(redis.call('GET', KEYS[i]) or now)
+  if tat < now then tat = now end
+  local new_tat = tat + interval
+  local wait = new_tat - now - period
+  if wait > 0 then
+    if wait > worst_wait then worst_wait, worst_index = wait, i end
+  else
+    new_tats[i] = new_tat
+    local room = math.floor((period - (new_tat - now)) / interval)
+    if room < least_room then least_room, least_index, least_reset = room, i, new_tat - now end
+  end
+end
+if worst_index > 0 then
+  local interval = tonumber(ARGV[2 * worst_index - 1])
+  local period = tonumber(ARGV[2 * worst_index])
+  local tat = math.max(tonumber(redis.call('GET', KEYS[worst_index]) or now), now)
+  return {0, worst_wait, 0, tat - now, worst_index}
+end
+for i = 1, n do
+  redis.call('SET', KEYS[i], new_tats[i], 'PX', math.ceil(new_tats[i] - now) + 1000)
+end
+return {1, 0, least_room, least_reset, least_index}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Counter:
+    key: str
+    limit: RateLimit
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_s: int
+    retry_after_s: int
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        headers = [
+            (b"ratelimit-limit", str(self.limit).encode()),
+            (b"ratelimit-remaining", str(self.remaining).encode()),
+            (b"ratelimit-reset", str(self.reset_s).encode()),
+        ]
+        if not self.allowed:
+            headers.append((b"retry-after", str(self.retry_after_s).encode()))
+        return headers
+
+
+class RateLimiterUnavailable(Exception):
+    pass
+
+
+class RateLimiter:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._script = redis.register_script(GCRA)
+
+    async def check(self, counters: list[Counter]) -> Decision:
+        args: list[int] = []
+        for c in counters:
+            period_ms = int(c.limit.period_s * 1000)
+            args += [max(period_ms // c.limit.limit, 1), period_ms]
+        try:
+            allowed, wait_ms, remaining, reset_ms, index = await self._script(
+                keys=[f"rl:{c.key}" for c in counters], args=args
+            )
+        except (RedisError, OSError) as exc:
+            raise RateLimiterUnavailable(repr(exc)) from exc
+        limiting = counters[int(index) - 1].limit
+        return Decision(
+            allowed=bool(allowed),
+            limit=limiting.limit,
+            remaining=max(int(remaining), 0),
+            reset_s=math.ceil(int(reset_ms) / 1000),
+            retry_after_s=max(math.ceil(int(wait_ms) / 1000), 1),
+        )
