@@ -24,6 +24,7 @@ from gateway.breaker import CircuitBreaker
 from gateway.edge import Edge, Resources
 from gateway.openapi import OpenApiMerger
 from gateway.ratelimit import RateLimiter
+from gateway.redis_pipe import RedisPipe
 from gateway.rules import PREFIXES
 from gateway.settings import GatewaySettings
 from gateway.signatures import ApiKeyStore, SignatureVerifier
@@ -54,6 +55,7 @@ def _control_app(settings: GatewaySettings, edge: Edge) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.redis = create_redis(settings.redis_url)
+        app.state.redis_pipe = RedisPipe(settings.redis_url)
         app.state.http = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(
                 total=None,
@@ -71,7 +73,7 @@ def _control_app(settings: GatewaySettings, edge: Edge) -> FastAPI:
         edge.resources = Resources(
             http=app.state.http,
             tokens=TokenVerifier(keys, settings.jwt_issuer, settings.jwt_leeway_s),
-            limiter=RateLimiter(app.state.redis),
+            limiter=RateLimiter(app.state.redis_pipe),
             signatures=SignatureVerifier(
                 ApiKeyStore(app.state.http, member, settings.api_key_cache_s),
                 app.state.redis,
@@ -88,6 +90,7 @@ def _control_app(settings: GatewaySettings, edge: Edge) -> FastAPI:
         finally:
             edge.resources = None
             await app.state.http.close()
+            await app.state.redis_pipe.close()
             await app.state.redis.aclose()
 
     app = FastAPI(

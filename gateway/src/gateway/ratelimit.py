@@ -9,9 +9,7 @@ The clock is Redis's own (``TIME``), the same for every gateway replica.
 import math
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
-
+from gateway.redis_pipe import RedisPipe, RedisPipeError
 from gateway.settings import RateLimit
 
 # KEYS: the counters. ARGV: for each key, its emission interval (ms) then its period (ms).
@@ -82,9 +80,8 @@ class RateLimiterUnavailable(Exception):
 
 
 class RateLimiter:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisPipe) -> None:
         self._redis = redis
-        self._script = redis.register_script(GCRA)
 
     async def check(self, counters: list[Counter]) -> Decision:
         args: list[int] = []
@@ -92,11 +89,11 @@ class RateLimiter:
             period_ms = int(c.limit.period_s * 1000)
             args += [max(period_ms // c.limit.limit, 1), period_ms]
         try:
-            allowed, wait_ms, remaining, reset_ms, index = await self._script(
-                keys=[f"rl:{c.key}" for c in counters], args=args
-            )
-        except (RedisError, OSError) as exc:
-            raise RateLimiterUnavailable(repr(exc)) from exc
+            reply = await self._redis.eval(GCRA, [f"rl:{c.key}" for c in counters], args)
+        except RedisPipeError as exc:
+            raise RateLimiterUnavailable(str(exc)) from exc
+        assert isinstance(reply, list)
+        allowed, wait_ms, remaining, reset_ms, index = reply
         limiting = counters[int(index) - 1].limit
         return Decision(
             allowed=bool(allowed),

@@ -1,0 +1,194 @@
+"""Gateway speed: the hello service directly, nginx in front of it, and the gateway in front of
+it with JWT verification and Redis rate limiting on. wrk, 64 connections, like the brief's
+figures. Prints req/s, p50 and p99 for each and the ratios to nginx (target: the gateway at
+≥ 75% of nginx's req/s with p99 ≤ 2x nginx's).
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from devstack.infra import free_port, start_infra
+
+DURATION_S = 10
+CONNECTIONS = 64
+PATH = "/api/v1/orders/hello"
+GATEWAY_WORKERS = int(os.environ.get("BENCH_GATEWAY_WORKERS", "2"))
+
+
+@dataclass
+class Result:
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+
+
+def _wait(url: str, headers: dict[str, str] | None = None) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            request = urllib.request.Request(url, headers=headers or {})
+            with urllib.request.urlopen(request, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} never answered")
+
+
+def _ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(name: str, url: str, headers: dict[str, str]) -> Result:
+    args = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION_S}s", "--latency"]
+    for k, v in headers.items():
+        args += ["-H", f"{k}: {v}"]
+    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    if non2xx:
+        raise RuntimeError(f"{name}: {non2xx.group(1)} error answers\n{out}")
+    return Result(name, rps, p50, p99)
+
+
+NGINX_CONF = """
+worker_processes auto;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body; proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fcgi; uwsgi_temp_path {dir}/uwsgi; scgi_temp_path {dir}/scgi;
+    upstream hello {{ server 127.0.0.1:{upstream}; keepalive 64; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://hello;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }}
+    }}
+}}
+"""
+
+
+def main() -> None:
+    if shutil.which("wrk") is None:
+        print("gateway  skipped: wrk is not installed (apt-get install wrk)")
+        return
+    procs: list[subprocess.Popen[bytes]] = []
+    with tempfile.TemporaryDirectory(prefix="minimall-gwbench-") as tmp:
+        infra = start_infra(Path(tmp) / "infra")
+        try:
+            key = Ed25519PrivateKey.generate()
+            kid = uuid.uuid4().hex[:8]
+            import jwt
+            from jwt.algorithms import OKPAlgorithm
+
+            jwk = {**json.loads(OKPAlgorithm.to_jwk(key.public_key())), "kid": kid, "alg": "EdDSA"}
+            jwks_file = Path(tmp) / "jwks.json"
+            jwks_file.write_text(json.dumps({"keys": [jwk]}))
+            now = int(time.time())
+            token = jwt.encode(
+                {
+                    "sub": str(uuid.uuid4()),
+                    "aud": "minimall-api",
+                    "iss": "minimall-member",
+                    "iat": now,
+                    "exp": now + 3600,
+                },
+                key,
+                algorithm="EdDSA",
+                headers={"kid": kid},
+            )
+            auth = {"Authorization": f"Bearer {token}"}
+            env = {**os.environ, "BENCH_JWKS_FILE": str(jwks_file)}
+            hello_port, gw_port = free_port(), free_port()
+            uvicorn = [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ]
+            procs.append(
+                subprocess.Popen(
+                    [*uvicorn, "bench.gateway.hello:create_app", "--port", str(hello_port)], env=env
+                )
+            )
+            hello = f"http://127.0.0.1:{hello_port}"
+            limits = {
+                c: {"limit": 1_000_000_000, "period_s": 60}
+                for c in ("default", "login", "flash_sale", "notify", "open", "ip")
+            }
+            gw_env = {
+                **env,
+                "GATEWAY_UPSTREAMS": json.dumps(
+                    {s: hello for s in ("catalog", "order", "member", "marketing", "payment")}
+                ),
+                "GATEWAY_REDIS_URL": infra.redis_db_url(0),
+                "GATEWAY_RATE_LIMITS": json.dumps(limits),
+                "GATEWAY_LOG_LEVEL": "WARNING",
+            }
+            procs.append(
+                subprocess.Popen(
+                    [
+                        *uvicorn,
+                        "gateway.main:create_app",
+                        "--port",
+                        str(gw_port),
+                        "--workers",
+                        str(GATEWAY_WORKERS),
+                    ],
+                    env=gw_env,
+                )
+            )
+            _wait(hello + PATH)
+            _wait(f"http://127.0.0.1:{gw_port}{PATH}", auth)
+            results = [wrk("service directly", hello + PATH, {})]
+            nginx = None
+            if shutil.which("nginx"):
+                nginx_port = free_port()
+                conf = Path(tmp) / "nginx.conf"
+                conf.write_text(NGINX_CONF.format(dir=tmp, upstream=hello_port, port=nginx_port))
+                procs.append(subprocess.Popen(["nginx", "-c", str(conf), "-g", "daemon off;"]))
+                _wait(f"http://127.0.0.1:{nginx_port}{PATH}")
+                nginx = wrk("nginx in front", f"http://127.0.0.1:{nginx_port}{PATH}", {})
+                results.append(nginx)
+            else:
+                print(
+                    "gateway  nginx skipped: nginx is not installed (apt-get install nginx-light)"
+                )
+            gateway = wrk("gateway (JWT + rate limit)", f"http://127.0.0.1:{gw_port}{PATH}", auth)
+            results.append(gateway)
+        finally:
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                p.wait()
+            infra.stop()
+    base = nginx or results[0]
+    setup = f"wrk -c{CONNECTIONS} {DURATION_S}s, gateway {GATEWAY_WORKERS} workers"
+    print(f"gateway  {setup}; ratios vs {base.name}")
+    for r in results:
+        figures = f"{r.rps:8.0f} req/s  p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:6.2f} ms"
+        ratios = f"req/s x{r.rps / base.rps:.2f}  p99 x{r.p99_ms / base.p99_ms:.2f}"
+        print(f"gateway  {r.name:<28} {figures}   {ratios}")
