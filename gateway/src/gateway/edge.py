@@ -2,7 +2,7 @@
 
 Per request: request id → route and rule → body limit → authentication (member token, staff
 token and roles, or supplier signature) → rate limits (one Redis step) → circuit breaker →
-forward with aiohttp (streamed both ways, hop-by-hop headers dropped, identity passed in
+forward with the lean client in ``upstream`` (streamed both ways, hop-by-hop headers dropped,
 ``X-Auth-*`` headers) → access log and metrics. No FastAPI on this path: it costs too much.
 """
 
@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 import aiohttp
 import orjson
-from multidict import CIMultiDict
 from redis.exceptions import RedisError
 from shared.context import bind_request_id, current_request_id
 from shared.errors import error_body
@@ -35,6 +34,13 @@ from gateway.rules import Match, Router
 from gateway.settings import GatewaySettings, RateLimit
 from gateway.signatures import SignatureRejected, SignatureVerifier
 from gateway.tokens import InvalidToken, TokenVerifier
+from gateway.upstream import (
+    ConnectFailed,
+    UpstreamBroken,
+    UpstreamError,
+    UpstreamPool,
+    UpstreamTimeout,
+)
 
 log = get_logger("access")
 
@@ -85,11 +91,9 @@ class Identity:
 class Resources:
     """Made in the lifespan; shared by the edge and the control routes."""
 
-    http: aiohttp.ClientSession
     tokens: TokenVerifier
     limiter: RateLimiter
     signatures: SignatureVerifier
-    breakers: dict[str, CircuitBreaker]
 
 
 class Edge:
@@ -97,6 +101,18 @@ class Edge:
         self.settings = settings
         self.router = Router(settings)
         self.resources: Resources | None = None
+        self.pools = {
+            name: UpstreamPool(
+                url.host or "127.0.0.1",
+                url.port or 80,
+                connect_timeout=settings.upstream_connect_timeout_s,
+            )
+            for name, url in ((n, URL(u)) for n, u in settings.upstreams.items())
+        }
+        self.breakers = {
+            name: CircuitBreaker(settings.breaker_failures, settings.breaker_open_s)
+            for name in settings.upstreams
+        }
         self._cors = frozenset(o.encode() for o in settings.cors_origins)
         self._cors_any = b"*" in self._cors
 
@@ -146,8 +162,6 @@ class Edge:
         match: Match,
         extra: list[tuple[bytes, bytes]],
     ) -> int:
-        assert self.resources is not None
-        res = self.resources
         length = headers.get(b"content-length")
         if length is not None and (
             not length.isdigit() or int(length) > self.settings.max_body_bytes
@@ -160,7 +174,7 @@ class Edge:
         decision = await self._rate_limit(counters)
         if decision is not None:
             extra += decision.headers()
-        breaker = res.breakers[match.upstream]
+        breaker = self.breakers[match.upstream]
         if not breaker.allow():
             raise Reject(
                 503,
@@ -263,81 +277,69 @@ class Edge:
         body: bytes | None,
         extra: list[tuple[bytes, bytes]],
     ) -> int:
-        assert self.resources is not None
         method: str = scope["method"]
-        url = match.base_url + scope["raw_path"].decode("latin-1")
+        target = scope["raw_path"].decode("latin-1")
         if scope["query_string"]:
-            url += "?" + scope["query_string"].decode("latin-1")
+            target += "?" + scope["query_string"].decode("latin-1")
         outgoing = self._upstream_headers(scope, headers, identity)
         stream = None
         if body is None and (b"content-length" in headers or b"transfer-encoding" in headers):
             stream = BodyStream(receive, self.settings.max_body_bytes)
-        data: bytes | AsyncIterator[bytes] | None = stream.__aiter__() if stream else body
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            sock_connect=self.settings.upstream_connect_timeout_s,
-            sock_read=match.rule.timeout_s or self.settings.upstream_timeout_s,
-        )
-        breaker = self.resources.breakers[match.upstream]
-        attempts = 1 + (self.settings.upstream_connect_retries if method in IDEMPOTENT else 0)
-        for attempt in range(attempts):
+        timeout = match.rule.timeout_s or self.settings.upstream_timeout_s
+        pool = self.pools[match.upstream]
+        breaker = self.breakers[match.upstream]
+        retries = self.settings.upstream_connect_retries if stream is None else 0
+        for attempt in range(retries + 1):
             try:
-                response = await self.resources.http.request(
-                    method,
-                    URL(url, encoded=True),
-                    headers=outgoing,
-                    data=data,
-                    timeout=timeout,
-                    allow_redirects=False,
-                    auto_decompress=False,
-                )
+                data = stream.__aiter__() if stream is not None else body
+                response = await pool.request(method, target, outgoing, data, timeout)
                 break
-            except aiohttp.ClientConnectorError as exc:
-                if attempt + 1 < attempts and stream is None:
+            except ConnectFailed as exc:
+                if attempt < retries and method in IDEMPOTENT:
                     await asyncio.sleep(0.05 * (attempt + 1))
                     continue
                 breaker.failed()
-                log.warning(
-                    "gateway.upstream_unreachable", upstream=match.upstream, error=repr(exc)
-                )
+                log.warning("gateway.upstream_unreachable", upstream=match.upstream, error=str(exc))
                 raise Reject(
                     503, "upstream_unavailable", f"{match.upstream} is unavailable."
                 ) from exc
-            except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            except UpstreamBroken as exc:
+                if exc.nothing_received and attempt < retries:
+                    continue  # a keep-alive connection the upstream had closed
+                breaker.failed()
+                raise Reject(502, "bad_gateway", f"{match.upstream} failed: {exc}.") from exc
+            except UpstreamTimeout as exc:
                 breaker.failed()
                 raise Reject(
                     504, "upstream_timeout", f"{match.upstream} did not answer in time."
                 ) from exc
-            except (aiohttp.ClientError, BodyTooLarge) as exc:
-                if stream is not None and stream.too_large:
-                    raise Reject(
-                        413, "payload_too_large", "The request body is too large."
-                    ) from exc
-                breaker.failed()
-                raise Reject(502, "bad_gateway", f"{match.upstream} failed: {exc!r}.") from exc
+            except BodyTooLarge as exc:
+                raise Reject(413, "payload_too_large", "The body is too large.") from exc
         try:
             status = response.status
             if status in (502, 503, 504):
                 breaker.failed()
             else:
                 breaker.succeeded()
-            out = [
-                (k.lower(), v) for k, v in response.raw_headers if k.lower() not in HOP_BY_HOP
-            ] + extra
+            out = [(k, v) for k, v in response.headers if k not in HOP_BY_HOP] + extra
             length = response.content_length
             if length is not None and length <= BUFFER_LIMIT * 4:
-                payload = await response.read()
+                try:
+                    payload = await response.read()
+                except UpstreamError as exc:
+                    breaker.failed()
+                    raise Reject(502, "bad_gateway", f"{match.upstream} failed: {exc}.") from exc
                 out.append((b"content-length", str(len(payload)).encode()))
                 await send({"type": "http.response.start", "status": status, "headers": out})
                 await send({"type": "http.response.body", "body": payload})
                 return status
             await send({"type": "http.response.start", "status": status, "headers": out})
             try:
-                async for chunk in response.content.iter_any():
+                async for chunk in response.iter_chunks():
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            except (aiohttp.ClientError, TimeoutError) as exc:
+            except UpstreamError as exc:
                 log.warning(
-                    "gateway.upstream_stream_broken", upstream=match.upstream, error=repr(exc)
+                    "gateway.upstream_stream_broken", upstream=match.upstream, error=str(exc)
                 )
             await send({"type": "http.response.body", "body": b""})
             return status
@@ -346,19 +348,18 @@ class Edge:
 
     def _upstream_headers(
         self, scope: Scope, headers: dict[bytes, bytes], identity: Identity
-    ) -> CIMultiDict[str]:
+    ) -> list[tuple[bytes, bytes]]:
         connection = {
             t.strip().lower() for t in headers.get(b"connection", b"").split(b",") if t.strip()
         }
-        out: CIMultiDict[str] = CIMultiDict()
-        for k, v in scope["headers"]:
-            if k in HOP_BY_HOP or k in connection or k.startswith(AUTH_PREFIX):
-                continue
-            out.add(k.decode("latin-1"), v.decode("latin-1"))
-        for k, v in identity.headers:
-            out[k] = v
-        out["X-Request-ID"] = current_request_id() or ""
-        out["X-Forwarded-For"] = self._forwarded_for(scope, headers)
+        out = [
+            (k, v)
+            for k, v in scope["headers"]
+            if k not in HOP_BY_HOP and k not in connection and not k.startswith(AUTH_PREFIX)
+        ]
+        out += [(k.encode(), v.encode()) for k, v in identity.headers]
+        out.append((b"x-request-id", (current_request_id() or "").encode()))
+        out.append((b"x-forwarded-for", self._forwarded_for(scope, headers).encode()))
         return out
 
     def _client_ip(self, scope: Scope, headers: dict[bytes, bytes]) -> str:

@@ -14,13 +14,12 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from shared.errors import error_response, install_error_handlers
-from shared.health import Check, health_router, run_checks
+from shared.health import Check, Draining, drain_on_sigterm, health_router, run_checks
 from shared.logging import configure_logging
 from shared.middleware import RequestContextMiddleware
 from shared.redis import create_redis
 from starlette.types import Receive, Scope, Send
 
-from gateway.breaker import CircuitBreaker
 from gateway.edge import Edge, Resources
 from gateway.openapi import OpenApiMerger
 from gateway.ratelimit import RateLimiter
@@ -51,6 +50,8 @@ def _upstream_checks(request: Request) -> Mapping[str, Check]:
 
 
 def _control_app(settings: GatewaySettings, edge: Edge) -> FastAPI:
+    draining = Draining()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
@@ -71,7 +72,6 @@ def _control_app(settings: GatewaySettings, edge: Edge) -> FastAPI:
         member = settings.upstreams.get("member", "")
         keys = KeySet(app.state.http, member + settings.jwks_path, settings.jwks_refresh_s)
         edge.resources = Resources(
-            http=app.state.http,
             tokens=TokenVerifier(keys, settings.jwt_issuer, settings.jwt_leeway_s),
             limiter=RateLimiter(app.state.redis_pipe),
             signatures=SignatureVerifier(
@@ -79,14 +79,11 @@ def _control_app(settings: GatewaySettings, edge: Edge) -> FastAPI:
                 app.state.redis,
                 settings.signature_window_s,
             ),
-            breakers={
-                name: CircuitBreaker(settings.breaker_failures, settings.breaker_open_s)
-                for name in settings.upstreams
-            },
         )
         app.state.openapi = OpenApiMerger(settings, app.state.http)
         try:
-            yield
+            with drain_on_sigterm(draining, settings.shutdown_drain_s):
+                yield
         finally:
             edge.resources = None
             await app.state.http.close()
@@ -98,7 +95,7 @@ def _control_app(settings: GatewaySettings, edge: Edge) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
-    app.include_router(health_router(_checks))
+    app.include_router(health_router(_checks, draining=draining))
 
     @app.get("/readyz/services", tags=["health"], summary="Readiness of every upstream service")
     async def services_ready(request: Request) -> JSONResponse:

@@ -38,6 +38,7 @@ class RedisPipe:
         self._pending: deque[asyncio.Future[object]] = deque()
         self._connecting: asyncio.Lock | None = None
         self._reader_task: asyncio.Task[None] | None = None
+        self._unsent: list[bytes] = []  # commands of this loop iteration, written together
 
     async def eval(self, script: str, keys: list[str], args: list[int]) -> object:
         sha = hashlib.sha1(script.encode()).hexdigest().encode()
@@ -54,18 +55,34 @@ class RedisPipe:
             return await self._call(_encode(b"EVAL", script.encode(), *argv))
 
     async def _call(self, command: bytes) -> object:
-        writer = self._writer if self._writer is not None else await self._connect()
-        future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        if self._writer is None:
+            await self._connect()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[object] = loop.create_future()
         self._pending.append(future)
-        writer.write(command)
+        if not self._unsent:
+            loop.call_soon(self._flush)
+        self._unsent.append(command)
+        timer = loop.call_later(self._timeout, self._expire, future)
         try:
-            reply = await asyncio.wait_for(future, self._timeout)
-        except TimeoutError as exc:
-            self._fail(RedisPipeError("Redis did not answer in time"))
-            raise RedisPipeError("Redis did not answer in time") from exc
+            reply = await future
+        finally:
+            timer.cancel()
         if isinstance(reply, hiredis.ReplyError):
             raise RedisPipeError(str(reply))
         return reply
+
+    def _flush(self) -> None:
+        data, self._unsent = b"".join(self._unsent), []
+        if self._writer is not None:
+            self._writer.write(data)
+        else:
+            self._fail(RedisPipeError("the Redis connection was lost"))
+
+    def _expire(self, future: asyncio.Future[object]) -> None:
+        if not future.done():
+            # Replies come in order: one that is late leaves the connection unusable.
+            self._fail(RedisPipeError("Redis did not answer in time"))
 
     async def _connect(self) -> asyncio.StreamWriter:
         if self._connecting is None:
@@ -115,6 +132,7 @@ class RedisPipe:
         self._fail(RedisPipeError("the Redis connection was lost"))
 
     def _fail(self, error: Exception) -> None:
+        self._unsent.clear()
         writer, self._writer = self._writer, None
         if writer is not None:
             writer.close()

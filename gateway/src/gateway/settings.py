@@ -97,6 +97,7 @@ class GatewaySettings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     log_level: str = "INFO"
     log_json: bool = True
+    shutdown_drain_s: float = 0.0  # as for services: see shared.settings.ServiceSettings
 
     # Area (the path segment after /api/v1, /admin/v1 or /open/v1) -> upstream name.
     routes: dict[str, str] = DEFAULT_ROUTES

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from shared.db import create_engine, create_sessionmaker
 from shared.errors import install_error_handlers
-from shared.health import Check, health_router
+from shared.health import Check, Draining, drain_on_sigterm, health_router
 from shared.kafka import KafkaProbe
 from shared.logging import configure_logging
 from shared.metrics import OUTBOX_BACKLOG
@@ -51,6 +51,8 @@ def create_service_app(
     extra_lifespan: Lifespan | None = None,
 ) -> FastAPI:
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
+    drain_s = settings.shutdown_drain_s
+    draining = Draining()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -62,20 +64,22 @@ def create_service_app(
         app.state.redis = create_redis(settings.redis_url)
         app.state.kafka_probe = KafkaProbe(settings)
         try:
-            if extra_lifespan is None:
-                yield
-            else:
-                async with extra_lifespan(app):
+            with drain_on_sigterm(draining, drain_s):
+                if extra_lifespan is None:
                     yield
+                else:
+                    async with extra_lifespan(app):
+                        yield
         finally:
             await app.state.kafka_probe.close()
             await app.state.redis.aclose()
             await app.state.engine.dispose()
 
     app = FastAPI(title=title, version="0.1.0", lifespan=lifespan)
+    app.state.draining = draining
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
-    app.include_router(health_router(_checks, _refresh_outbox_gauge))
+    app.include_router(health_router(_checks, _refresh_outbox_gauge, draining))
     for router in routers:
         app.include_router(router)
     return app

@@ -23,7 +23,7 @@ from shared.events import Event, topic_for
 from shared.kafka import consumer_config, ensure_topics
 from shared.logging import get_logger
 from shared.metrics import CONSUMER_HANDLED, CONSUMER_LAG
-from shared.outbox import Backoff
+from shared.outbox import Backoff, wait_or_stop
 from shared.settings import ServiceSettings
 
 log = get_logger(__name__)
@@ -102,7 +102,7 @@ class EventConsumer:
                 await self._poll(consumer, stop)
             except Exception as exc:  # broker or database away: start over after a pause
                 log.warning("consumer.error", group=self.group_id, error=repr(exc))
-                await asyncio.sleep(backoff.next())
+                await wait_or_stop(stop, backoff.next())
             finally:
                 if consumer is not None:
                     try:

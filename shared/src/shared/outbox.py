@@ -128,20 +128,22 @@ class OutboxRelay:
         self._producer: EventProducer | None = None
         self._backoff = Backoff()
         self._last_cleanup = datetime.min.replace(tzinfo=UTC)
+        self._stop = asyncio.Event()  # set by SIGTERM through run(); cuts backoff pauses short
 
     async def run(self, stop: asyncio.Event) -> None:
+        self._stop = stop
         while not stop.is_set():
             try:
                 async with self._engine.connect() as lock_conn:
                     if not await self._try_lock(lock_conn):
                         log.info("outbox.relay_standby", service=self._service)
-                        await _wait(stop, 5.0)
+                        await wait_or_stop(stop, 5.0)
                         continue
                     log.info("outbox.relay_active", service=self._service)
                     await self._lead(lock_conn, stop)
             except Exception as exc:  # database away: retry after a pause
                 log.warning("outbox.relay_error", error=repr(exc))
-                await _wait(stop, self._backoff.next())
+                await wait_or_stop(stop, self._backoff.next())
         await self._close_producer()
 
     async def _try_lock(self, conn: AsyncConnection) -> bool:
@@ -156,7 +158,7 @@ class OutboxRelay:
             published = await self.publish_batch()
             await self._cleanup_if_due()
             if published < self._settings.outbox_batch_size:
-                await _wait(stop, self._settings.outbox_poll_interval_s)
+                await wait_or_stop(stop, self._settings.outbox_poll_interval_s)
 
     async def publish_batch(self) -> int:
         """Publish one batch of unpublished rows; returns how many were published."""
@@ -179,7 +181,7 @@ class OutboxRelay:
                 OUTBOX_FAILURES.labels(self._service).inc()
                 log.warning("outbox.broker_unavailable", error=repr(exc), backlog=backlog)
                 await self._close_producer()
-                await asyncio.sleep(self._backoff.next())
+                await wait_or_stop(self._stop, self._backoff.next())
                 return 0
             done, failed = await _publish_in_aggregate_order(producer, rows)
             now = datetime.now(UTC)
@@ -201,7 +203,7 @@ class OutboxRelay:
             OUTBOX_FAILURES.labels(self._service).inc(len(failed))
             log.warning("outbox.publish_failed", failed=len(failed), published=len(done))
             await self._close_producer()
-            await asyncio.sleep(self._backoff.next())
+            await wait_or_stop(self._stop, self._backoff.next())
         else:
             self._backoff.reset()
         return len(done)
@@ -268,6 +270,7 @@ async def _publish_in_aggregate_order(
     return done, failed
 
 
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
+async def wait_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    """Pause for ``seconds``, or less if ``stop`` is set meanwhile."""
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)

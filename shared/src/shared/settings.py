@@ -35,6 +35,9 @@ class ServiceSettings(InfraSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = 8001
+    # After SIGTERM: seconds the HTTP process keeps serving, unready, before it stops
+    # listening (0 locally; the Helm chart sets a few, for load balancers to notice).
+    shutdown_drain_s: float = 0.0
     # The port a worker process (consumer, relay) serves /metrics and /healthz on; 0 = none.
     worker_metrics_port: int = 0
     outbox_poll_interval_s: float = 0.2
