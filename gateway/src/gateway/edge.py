@@ -61,6 +61,8 @@ HOP_BY_HOP = frozenset(
         b"x-forwarded-for",
     }
 )
+# uvicorn sets its own Date and Server headers on our answer.
+FROM_UPSTREAM_DROPPED = HOP_BY_HOP | {b"date", b"server"}
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 BUFFER_LIMIT = 64 * 1024  # bodies up to this size are sent whole; larger ones stream
 AUTH_PREFIX = AUTH_HEADER_PREFIX.encode()
@@ -321,7 +323,7 @@ class Edge:
                 breaker.failed()
             else:
                 breaker.succeeded()
-            out = [(k, v) for k, v in response.headers if k not in HOP_BY_HOP] + extra
+            out = [(k, v) for k, v in response.headers if k not in FROM_UPSTREAM_DROPPED] + extra
             length = response.content_length
             if length is not None and length <= BUFFER_LIMIT * 4:
                 try:

@@ -122,4 +122,5 @@ spec:
 - --timeout-graceful-shutdown
 - {{ $cfg.gracefulShutdownSeconds | quote }}
 - --no-server-header
+- --no-proxy-headers
 {{- end -}}
