@@ -128,6 +128,8 @@ def main() -> None:
                 "--no-access-log",
                 "--log-level",
                 "warning",
+                "--no-proxy-headers",
+                "--no-server-header",
             ]
             procs.append(
                 subprocess.Popen(
