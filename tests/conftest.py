@@ -68,3 +68,65 @@ async def engines(infra: Infra) -> AsyncIterator[dict[str, AsyncEngine]]:
     finally:
         for engine in made.values():
             await engine.dispose()
+
+
+def _wait_http(url: str, timeout: float = 30.0) -> None:
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{url} did not answer within {timeout}s")
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def wechat_sim() -> Iterator[str]:
+    """The WeChat simulator as its own process, on a free port: its base URL."""
+    from devstack.infra import free_port
+    from devstack.stack import wechat_sim_env
+
+    port = free_port()
+    procs = Processes(env=wechat_sim_env(port))
+    procs.start("wechat-sim", "-m", "wechat_sim")
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/healthz")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        procs.stop_all()
+
+
+MEMBER_ADMIN = ("root-admin", "root-admin-password")
+
+
+@pytest.fixture(scope="session")
+def member_url(envs: dict[str, dict[str, str]], wechat_sim: str) -> Iterator[str]:
+    """A real member process (on the test database) whose first admin is ``MEMBER_ADMIN``."""
+    import uuid
+
+    from devstack.infra import free_port
+    from devstack.stack import admin_env, member_wechat_env
+
+    port = free_port()
+    procs = Processes(
+        env={
+            **envs["member"],
+            **member_wechat_env(wechat_sim),
+            **admin_env(*MEMBER_ADMIN),
+            "MEMBER_HTTP_PORT": str(port),
+        }
+    )
+    name = f"member-api-{uuid.uuid4().hex[:8]}"
+    procs.start(name, "-m", "uvicorn", "member.main:create_app", "--factory", "--port", str(port))
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/healthz")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        procs.stop_all()

@@ -12,12 +12,13 @@ import uuid
 import httpx
 import psutil
 from devstack.infra import SERVICES, free_port, port_open
+from devstack.stack import DEV_ADMIN_PASSWORD, DEV_ADMIN_USERNAME
 
 from tests.support import eventually
 
 
 async def test_make_run_serves_the_suite_and_ctrl_c_leaves_nothing() -> None:
-    gateway_port = free_port()
+    gateway_port, sim_port = free_port(), free_port()
     port_base = free_port()
     while any(port_open(port_base + i) for i in range(5)):
         port_base = free_port()
@@ -35,6 +36,8 @@ async def test_make_run_serves_the_suite_and_ctrl_c_leaves_nothing() -> None:
                 str(gateway_port),
                 "--service-port-base",
                 str(port_base),
+                "--wechat-sim-port",
+                str(sim_port),
             ],
             env=env,
             stdout=subprocess.PIPE,
@@ -57,17 +60,43 @@ async def test_make_run_serves_the_suite_and_ctrl_c_leaves_nothing() -> None:
                 services = (await client.get("/readyz/services")).json()["services"]
                 assert services == {s: "ok" for s in SERVICES}
 
+                # Staff sign in with the dev admin; diagnostics are admin-only.
+                probes = "/admin/v1/orders/diagnostics/probes"
+                assert (await client.post(probes)).status_code == 401
+                login = await client.post(
+                    "/admin/v1/auth/login",
+                    json={"username": DEV_ADMIN_USERNAME, "password": DEV_ADMIN_PASSWORD},
+                )
+                assert login.status_code == 200, login.text
+                staff = {"Authorization": f"Bearer {login.json()['access_token']}"}
+
                 # One event through the gateway: order's outbox -> Kafka -> member's inbox.
-                sent = (await client.post("/admin/v1/orders/diagnostics/probes")).json()
+                sent = (await client.post(probes, headers=staff)).json()
 
                 async def received() -> bool:
-                    r = await client.get(f"/admin/v1/members/diagnostics/probes/{sent['probe_id']}")
+                    r = await client.get(
+                        f"/admin/v1/members/diagnostics/probes/{sent['probe_id']}", headers=staff
+                    )
                     return r.status_code == 200
 
                 await eventually(received, timeout=60)
-                missing = await client.get(f"/admin/v1/members/diagnostics/probes/{uuid.uuid4()}")
+                missing = await client.get(
+                    f"/admin/v1/members/diagnostics/probes/{uuid.uuid4()}", headers=staff
+                )
                 assert missing.status_code == 404
                 assert missing.json()["error"]["code"] == "not_found"
+
+                # A shopper: wx.login code from the simulator -> member tokens -> the gateway
+                # verifies them with member's JWKS and passes the identity on.
+                sim = f"http://127.0.0.1:{sim_port}"
+                code = (await client.post(f"{sim}/sandbox/login-code", json={})).json()["code"]
+                tokens = await client.post("/api/v1/auth/wechat/login", json={"code": code})
+                assert tokens.status_code == 200, tokens.text
+                bearer = {"Authorization": f"Bearer {tokens.json()['access_token']}"}
+                me = await client.get("/api/v1/members/me", headers=bearer)
+                assert me.status_code == 200, me.text
+                assert me.json()["id"] == tokens.json()["member"]["id"]
+                assert (await client.get("/api/v1/members/me")).status_code == 401
 
             for i, service in enumerate(SERVICES):
                 async with httpx.AsyncClient(
@@ -80,7 +109,7 @@ async def test_make_run_serves_the_suite_and_ctrl_c_leaves_nothing() -> None:
                     assert "http_requests_total" in (await direct.get("/metrics")).text
 
             tree = psutil.Process(runner.pid).children(recursive=True)
-            assert len(tree) >= 16  # 5 x (http, consumer, relay) + gateway + 3 servers
+            assert len(tree) >= 17  # 5 x (http, consumer, relay), gateway, simulator, 3 servers
             runner.send_signal(signal.SIGINT)  # Ctrl-C
             out, _ = await asyncio.to_thread(runner.communicate, timeout=60)
             banner = out.splitlines()

@@ -51,7 +51,7 @@ def _wheel_dir(package: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _die_with_parent(sig: int) -> Callable[[], None]:
+def die_with_parent(sig: int) -> Callable[[], None]:
     """preexec_fn: the child gets ``sig`` if the process that started it dies."""
 
     def preexec() -> None:
@@ -108,7 +108,7 @@ def _spawn(
             stdin=subprocess.DEVNULL,
             start_new_session=True,
             user=user,
-            preexec_fn=_die_with_parent(stop_signal),
+            preexec_fn=die_with_parent(stop_signal),
         )
 
 

@@ -16,8 +16,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from devstack.infra import REDIS_DB, SERVICES, Infra, start_infra
-from devstack.stack import SERVICE_PORTS, prepare, seed, service_env
+from devstack.infra import (
+    REDIS_DB,
+    SERVICES,
+    Infra,
+    die_with_parent,
+    free_port,
+    port_open,
+    start_infra,
+)
+from devstack.stack import (
+    DEV_ADMIN_PASSWORD,
+    DEV_ADMIN_USERNAME,
+    SERVICE_PORTS,
+    WECHAT_SIM_PORT,
+    admin_env,
+    member_wechat_env,
+    prepare,
+    seed,
+    service_env,
+    wechat_sim_env,
+)
 
 
 @dataclass
@@ -50,12 +69,30 @@ def _uvicorn(app: str, port: int) -> list[str]:
     )
 
 
-def plan(infra: Infra, gateway_port: int, port_base: int) -> list[Child]:
+def plan(
+    infra: Infra,
+    gateway_port: int,
+    port_base: int,
+    wechat_sim_port: int = WECHAT_SIM_PORT,
+    admin: tuple[str, str] = (DEV_ADMIN_USERNAME, DEV_ADMIN_PASSWORD),
+) -> list[Child]:
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("MINIMALL_")}
     ports = {s: port_base + i for i, s in enumerate(SERVICES)} if port_base else SERVICE_PORTS
-    children = []
+    children = [
+        Child(
+            "wechat-sim",
+            _uvicorn("wechat_sim.main:create_app", wechat_sim_port),
+            {**base_env, **wechat_sim_env(wechat_sim_port)},
+        )
+    ]
+    member_extra = {
+        **member_wechat_env(f"http://127.0.0.1:{wechat_sim_port}"),
+        **admin_env(*admin),
+    }
     for service in SERVICES:
         env = {**base_env, **service_env(infra, service, http_port=ports[service])}
+        if service == "member":
+            env.update(member_extra)
         children += [
             Child(f"{service}-http", _uvicorn(f"{service}.main:create_app", ports[service]), env),
             Child(f"{service}-consumer", _python("-m", f"{service}.consumer"), env),
@@ -74,7 +111,12 @@ def plan(infra: Infra, gateway_port: int, port_base: int) -> list[Child]:
 
 def start(children: list[Child]) -> None:
     for child in children:
-        child.process = subprocess.Popen(child.cmd, env=child.env, start_new_session=True)
+        child.process = subprocess.Popen(
+            child.cmd,
+            env=child.env,
+            start_new_session=True,
+            preexec_fn=die_with_parent(signal.SIGTERM),  # never outlive a killed runner
+        )
 
 
 def stop(children: list[Child], timeout: float = 15.0) -> None:
@@ -126,7 +168,21 @@ def main() -> None:
         default=int(os.environ.get("MINIMALL_SERVICE_PORT_BASE", 0)),
         help="first of five consecutive service ports (default: 8001-8005)",
     )
+    parser.add_argument(
+        "--wechat-sim-port",
+        type=int,
+        default=int(os.environ.get("MINIMALL_WECHAT_SIM_PORT", 0)),
+        help=f"the WeChat simulator's port (default {WECHAT_SIM_PORT}, or a free one if taken)",
+    )
     args = parser.parse_args()
+    sim_port = args.wechat_sim_port or WECHAT_SIM_PORT
+    if not args.wechat_sim_port and port_open(sim_port):
+        sim_port = free_port()
+        print(f"minimall: port {WECHAT_SIM_PORT} is taken, the WeChat simulator uses {sim_port}")
+    admin = (
+        os.environ.get("ADMIN_USERNAME") or DEV_ADMIN_USERNAME,
+        os.environ.get("ADMIN_PASSWORD") or DEV_ADMIN_PASSWORD,
+    )
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
 
@@ -137,13 +193,13 @@ def main() -> None:
         infra = start_infra(Path(args.data_dir).resolve())
         print("minimall: migrating ...", flush=True)
         prepare(infra)
-        seeded = seed(infra)
+        seeded = seed(infra, extra_env=admin_env(*admin))
         print(f"minimall: seeded {', '.join(seeded) or 'nothing yet'}", flush=True)
-        children = plan(infra, args.gateway_port, args.service_port_base)
+        children = plan(infra, args.gateway_port, args.service_port_base, sim_port, admin)
         start(children)
         gateway = f"http://127.0.0.1:{args.gateway_port}"
         ready = wait_ready(f"{gateway}/readyz/services", timeout=120)
-        _print_banner(infra, children, gateway, ready)
+        _print_banner(infra, children, gateway, ready, admin)
         while True:
             for child in children:
                 if child.process and child.process.poll() is not None:
@@ -163,7 +219,9 @@ def main() -> None:
         print("minimall: stopped", flush=True)
 
 
-def _print_banner(infra: Infra, children: list[Child], gateway: str, ready: bool) -> None:
+def _print_banner(
+    infra: Infra, children: list[Child], gateway: str, ready: bool, admin: tuple[str, str]
+) -> None:
     lines = [
         "",
         f"minimall is {'ready' if ready else 'NOT ready (see the logs above)'}",
@@ -173,7 +231,14 @@ def _print_banner(infra: Infra, children: list[Child], gateway: str, ready: bool
         if child.name.endswith("-http"):
             port = child.cmd[child.cmd.index("--port") + 1]
             lines.append(f"  {child.name[:-5]:<12} http://127.0.0.1:{port}/docs")
+        elif child.name == "wechat-sim":
+            port = child.cmd[child.cmd.index("--port") + 1]
+            lines.append(
+                f"  wechat-sim   http://127.0.0.1:{port}   (codes: POST /sandbox/login-code)"
+            )
     lines += [
+        f"  staff login  {admin[0]} / {admin[1]}   (POST {gateway}/admin/v1/auth/login;"
+        " set ADMIN_USERNAME, ADMIN_PASSWORD)",
         f"  postgres     {infra.postgres_url}",
         f"  redis        {infra.redis_url}",
         f"  kafka        {infra.kafka_bootstrap_servers}",

@@ -8,10 +8,15 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import asyncpg
+from wechat_sim.settings import DEV_APPID, DEV_SECRET
 
 from devstack.infra import REDIS_DB, SERVICES, Infra
 
 SERVICE_PORTS = {"catalog": 8001, "order": 8002, "member": 8003, "marketing": 8004, "payment": 8005}
+WECHAT_SIM_PORT = 8900
+# Development-only staff account, used unless ADMIN_USERNAME / ADMIN_PASSWORD are set.
+DEV_ADMIN_USERNAME = "admin"
+DEV_ADMIN_PASSWORD = "minimall-dev-admin"
 
 
 def database_name(service: str, prefix: str = "") -> str:
@@ -55,6 +60,29 @@ def service_env(
     return env
 
 
+def wechat_sim_env(port: int) -> dict[str, str]:
+    """The simulator's environment: the mini-program pair member uses in development."""
+    return {
+        "WECHAT_SIM_HOST": "127.0.0.1",
+        "WECHAT_SIM_PORT": str(port),
+        "WECHAT_SIM_APPID": DEV_APPID,
+        "WECHAT_SIM_SECRET": DEV_SECRET,
+    }
+
+
+def member_wechat_env(base_url: str) -> dict[str, str]:
+    """What points member at a WeChat simulator (``MEMBER_WECHAT_*``)."""
+    return {
+        "MEMBER_WECHAT_API_BASE_URL": base_url,
+        "MEMBER_WECHAT_APPID": DEV_APPID,
+        "MEMBER_WECHAT_SECRET": DEV_SECRET,
+    }
+
+
+def admin_env(username: str, password: str) -> dict[str, str]:
+    return {"MEMBER_ADMIN_USERNAME": username, "MEMBER_ADMIN_PASSWORD": password}
+
+
 def migrate(infra: Infra, services: tuple[str, ...] = SERVICES, db_prefix: str = "") -> None:
     """Apply every service's migrations, in parallel processes (Alembic runs its own loop)."""
 
@@ -73,13 +101,22 @@ def migrate(infra: Infra, services: tuple[str, ...] = SERVICES, db_prefix: str =
         list(pool.map(one, services))
 
 
-def seed(infra: Infra, services: tuple[str, ...] = SERVICES, db_prefix: str = "") -> list[str]:
+def seed(
+    infra: Infra,
+    services: tuple[str, ...] = SERVICES,
+    db_prefix: str = "",
+    extra_env: dict[str, str] | None = None,
+) -> list[str]:
     """Run ``python -m <service>.seed`` for each service that has one; returns those seeded."""
     seeded = []
     for service in services:
         if importlib.util.find_spec(f"{service}.seed") is None:
             continue
-        env = {**os.environ, **service_env(infra, service, db_prefix=db_prefix)}
+        env = {
+            **os.environ,
+            **service_env(infra, service, db_prefix=db_prefix),
+            **(extra_env or {}),
+        }
         subprocess.run([sys.executable, "-m", f"{service}.seed"], check=True, env=env)
         seeded.append(service)
     return seeded

@@ -12,14 +12,15 @@ from dataclasses import dataclass
 from gateway.redis_pipe import RedisPipe, RedisPipeError
 from gateway.settings import RateLimit
 
-# KEYS: the counters. ARGV: for each key, its emission interval (ms) then its period (ms).
-# Returns {allowed, retry_after_ms, remaining, reset_ms, limiting_index}: for a denial the key
+# KEYS: the counters. ARGV: for each key, its emission interval then its period, both in
+# microseconds (milliseconds would round the interval of a high limit to zero).
+# Returns {allowed, retry_after_us, remaining, reset_us, limiting_index}: for a denial the key
 # that waits longest; for a pass the key with the least room left.
 GCRA = """
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local n = #KEYS
-local new_tats = {}
+local tats, new_tats = {}, {}
 local worst_wait, worst_index = -1, 0
 local least_room, least_index, least_reset = math.huge, 1, 0
 for i = 1, n do
@@ -27,6 +28,7 @@ for i = 1, n do
   local period = tonumber(ARGV[2 * i])
   local tat = tonumber(redis.call('GET', KEYS[i]) or now)
   if tat < now then tat = now end
+  tats[i] = tat
   local new_tat = tat + interval
   local wait = new_tat - now - period
   if wait > 0 then
@@ -38,13 +40,11 @@ for i = 1, n do
   end
 end
 if worst_index > 0 then
-  local interval = tonumber(ARGV[2 * worst_index - 1])
-  local period = tonumber(ARGV[2 * worst_index])
-  local tat = math.max(tonumber(redis.call('GET', KEYS[worst_index]) or now), now)
-  return {0, worst_wait, 0, tat - now, worst_index}
+  return {0, worst_wait, 0, tats[worst_index] - now, worst_index}
 end
 for i = 1, n do
-  redis.call('SET', KEYS[i], new_tats[i], 'PX', math.ceil(new_tats[i] - now) + 1000)
+  local ttl_ms = math.ceil((new_tats[i] - now) / 1000) + 1000
+  redis.call('SET', KEYS[i], string.format('%.0f', new_tats[i]), 'PX', ttl_ms)
 end
 return {1, 0, least_room, least_reset, least_index}
 """
@@ -86,19 +86,19 @@ class RateLimiter:
     async def check(self, counters: list[Counter]) -> Decision:
         args: list[int] = []
         for c in counters:
-            period_ms = int(c.limit.period_s * 1000)
-            args += [max(period_ms // c.limit.limit, 1), period_ms]
+            period_us = int(c.limit.period_s * 1_000_000)
+            args += [max(period_us // c.limit.limit, 1), period_us]
         try:
             reply = await self._redis.eval(GCRA, [f"rl:{c.key}" for c in counters], args)
         except RedisPipeError as exc:
             raise RateLimiterUnavailable(str(exc)) from exc
         assert isinstance(reply, list)
-        allowed, wait_ms, remaining, reset_ms, index = reply
+        allowed, wait_us, remaining, reset_us, index = reply
         limiting = counters[int(index) - 1].limit
         return Decision(
             allowed=bool(allowed),
             limit=limiting.limit,
             remaining=max(int(remaining), 0),
-            reset_s=math.ceil(int(reset_ms) / 1000),
-            retry_after_s=max(math.ceil(int(wait_ms) / 1000), 1),
+            reset_s=math.ceil(int(reset_us) / 1_000_000),
+            retry_after_s=max(math.ceil(int(wait_us) / 1_000_000), 1),
         )

@@ -50,6 +50,8 @@ DEFAULT_RULES = [
     # Members: public routes are declared here, everything else needs a member token.
     RouteRule(path="/api/v1/auth/wechat/login", methods=["POST"], public=True, rate_class="login"),
     RouteRule(path="/api/v1/auth/refresh", methods=["POST"], public=True, rate_class="login"),
+    # Logout takes the refresh token; an expired access token must not stop it.
+    RouteRule(path="/api/v1/auth/logout", methods=["POST"], public=True, rate_class="login"),
     RouteRule(path="/api/v1/catalog/**", methods=["GET", "HEAD"], public=True),
     RouteRule(path="/api/v1/marketing/coupons", methods=["GET"], public=True),
     RouteRule(path="/api/v1/marketing/flash-sales", methods=["GET"], public=True),
@@ -62,6 +64,8 @@ DEFAULT_RULES = [
     RouteRule(path="/api/v1/**"),
     # Staff: login is public; every other admin route names its roles (admin always passes).
     RouteRule(path="/admin/v1/auth/login", methods=["POST"], public=True, rate_class="login"),
+    RouteRule(path="/admin/v1/auth/refresh", methods=["POST"], public=True, rate_class="login"),
+    RouteRule(path="/admin/v1/auth/logout", methods=["POST"], public=True, rate_class="login"),
     RouteRule(path="/admin/v1/auth/**", roles=["operator", "customer_service", "finance"]),
     RouteRule(path="/admin/v1/*/diagnostics/**", roles=[]),
     RouteRule(path="/admin/v1/members/staff/**", roles=[]),

@@ -49,7 +49,10 @@ class _Connection(asyncio.Protocol):
 
     # --- exchange state -------------------------------------------------------------------
     def _reset_exchange(self) -> None:
-        self.parser = httptools.HttpResponseParser(self)
+        # llhttp parses one answer after another on a connection; only a HEAD answer, whose
+        # body we skipped, leaves it expecting bytes that will never come.
+        if getattr(self, "head_method", True):
+            self.parser = httptools.HttpResponseParser(self)
         self.head_method = False
         self.headers: list[tuple[bytes, bytes]] = []
         self.status = 0
@@ -60,7 +63,34 @@ class _Connection(asyncio.Protocol):
         self.keep_alive = False
         self.received_any = False
         self.error: Exception | None = None
-        self.data_ready: asyncio.Event = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait_for_data(self, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        self._waiter = loop.create_future()
+        timer = loop.call_later(timeout, self.time_out)
+        try:
+            await self._waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+    async def wait_for_head(self, timeout: float) -> None:
+        if not self.headers_done.done():
+            timer = asyncio.get_running_loop().call_later(timeout, self.time_out)
+            try:
+                await self.headers_done
+            finally:
+                timer.cancel()
+        self.headers_done.result()
+
+    def time_out(self) -> None:
+        self._fail(UpstreamTimeout("the upstream did not answer in time"))
 
     # --- asyncio.Protocol -----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -110,7 +140,7 @@ class _Connection(asyncio.Protocol):
     def on_body(self, body: bytes) -> None:
         self.chunks.append(body)
         self.buffered += len(body)
-        self.data_ready.set()
+        self._wake()
         if self.buffered > PAUSE_ABOVE and self.transport is not None:
             self.transport.pause_reading()
 
@@ -120,14 +150,15 @@ class _Connection(asyncio.Protocol):
         self.complete = True
         # Asked here: llhttp forgets once the callback returns.
         self.keep_alive = self.head_method or self.parser.should_keep_alive()
-        self.data_ready.set()
+        self._wake()
 
     def _fail(self, error: Exception) -> None:
-        self.error = error
+        if self.error is None:
+            self.error = error
         if not self.headers_done.done():
             self.headers_done.set_exception(error)
             self.headers_done.exception()  # retrieved: no "never retrieved" warning
-        self.data_ready.set()
+        self._wake()
         if self.transport is not None:
             self.transport.close()
 
@@ -136,7 +167,6 @@ class _Connection(asyncio.Protocol):
         data = b"".join(self.chunks)
         self.chunks.clear()
         self.buffered = 0
-        self.data_ready.clear()
         if self.transport is not None and not self.closed:
             self.transport.resume_reading()
         return data
@@ -163,6 +193,9 @@ class UpstreamResponse:
         return None
 
     async def read(self) -> bytes:
+        conn = self._conn
+        if conn.complete:  # the usual small answer: head and body came in one read
+            return conn.take()
         parts = [chunk async for chunk in self.iter_chunks()]
         return b"".join(parts)
 
@@ -176,12 +209,7 @@ class UpstreamResponse:
                 return
             if conn.error is not None:
                 raise conn.error
-            try:
-                await asyncio.wait_for(conn.data_ready.wait(), self._timeout)
-            except TimeoutError as exc:
-                raise UpstreamTimeout("the upstream stopped sending") from exc
-            if not conn.chunks and not conn.complete and conn.error is None:
-                conn.data_ready.clear()
+            await conn.wait_for_data(self._timeout)
 
     def release(self) -> None:
         if self._released:
@@ -277,10 +305,7 @@ class UpstreamPool:
                     conn.transport.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                     await conn.drain()
                 conn.transport.write(b"0\r\n\r\n")
-            await asyncio.wait_for(asyncio.shield(conn.headers_done), read_timeout)
-        except TimeoutError as exc:
-            conn.transport.close()
-            raise UpstreamTimeout("the upstream did not answer in time") from exc
+            await conn.wait_for_head(read_timeout)
         except UpstreamBroken as exc:
             # Only a reused keep-alive connection that the upstream had already closed is
             # worth a retry; a fresh connection that broke is a real failure.

@@ -3,6 +3,8 @@
 Engines and clients are made in the lifespan, never at import; ``app.state`` holds them.
 """
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -20,6 +22,7 @@ from shared.outbox import outbox_backlog
 from shared.redis import create_redis
 from shared.settings import ServiceSettings
 
+CLOSE_TIMEOUT_S = 3.0
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
@@ -71,9 +74,14 @@ def create_service_app(
                     async with extra_lifespan(app):
                         yield
         finally:
-            await app.state.kafka_probe.close()
-            await app.state.redis.aclose()
-            await app.state.engine.dispose()
+            # Servers that are already gone must not hold the process: bounded closes.
+            for close in (
+                app.state.kafka_probe.close,
+                app.state.redis.aclose,
+                app.state.engine.dispose,
+            ):
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(close(), timeout=CLOSE_TIMEOUT_S)
 
     app = FastAPI(title=title, version="0.1.0", lifespan=lifespan)
     app.state.draining = draining

@@ -6,7 +6,7 @@ Services trust them because only the gateway (and other services, by NetworkPoli
 reach them. Endpoints declare what they need with the ``Annotated`` dependencies below.
 """
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from pydantic import BaseModel
@@ -75,7 +75,7 @@ CurrentStaff = Annotated[Staff, Depends(_current_staff)]
 CurrentSupplier = Annotated[Supplier, Depends(_current_supplier)]
 
 
-def require_roles(*roles: str) -> object:
+def require_roles(*roles: str) -> Any:
     """``dependencies=[require_roles("finance")]``: staff with one of ``roles`` (or admin)."""
 
     def check(staff: CurrentStaff) -> Staff:
