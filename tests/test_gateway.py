@@ -505,3 +505,24 @@ def test_worked_example_in_the_open_api_guide_is_right() -> None:
     assert key.hex() in guide
     assert canonical.decode() in guide
     assert sign(key, canonical) in guide
+
+
+def test_router_index_agrees_with_first_match_over_all_rules() -> None:
+    from gateway.rules import Router, _compile
+
+    settings = GatewaySettings()
+    router = Router(settings)
+    compiled = [(_compile(r.path), {m.upper() for m in r.methods}, r) for r in settings.rules]
+    paths = [
+        f"{prefix}{area}{rest}"
+        for prefix in ("/api/v1/", "/admin/v1/", "/open/v1/")
+        for area in settings.routes
+        for rest in ("", "/", "/x", "/wechat/login", "/diagnostics/probes", "/staff/1", "/a/b/c")
+    ] + ["/api/v1/marketing/flash-sales/s1/purchase", "/admin/v1/auth/login"]
+    for path in paths:
+        for method in ("GET", "POST", "DELETE"):
+            naive = next(
+                (r for p, ms, r in compiled if (not ms or method in ms) and p.match(path)), None
+            )
+            match = router.match(method, path)
+            assert (match.rule if match else None) == naive, (method, path)

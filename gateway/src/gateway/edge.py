@@ -7,12 +7,15 @@ forward with the lean client in ``upstream`` (streamed both ways, hop-by-hop hea
 """
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import aiohttp
 import orjson
+from prometheus_client import Counter as Counter_
+from prometheus_client import Histogram
 from redis.exceptions import RedisError
 from shared.context import bind_request_id, current_request_id
 from shared.errors import error_body
@@ -143,8 +146,8 @@ class Edge:
             await _send_error(send, reject, extra)
         finally:
             elapsed = time.perf_counter() - started
-            HTTP_REQUESTS.labels("gateway", method, route, str(status)).inc()
-            HTTP_LATENCY.labels("gateway", method, route).observe(elapsed)
+            _counter(method, route, status).inc()
+            _histogram(method, route).observe(elapsed)
             log.info(
                 "http.request",
                 method=method,
@@ -409,6 +412,16 @@ class Edge:
         await send({"type": "http.response.start", "status": 204, "headers": extra})
         await send({"type": "http.response.body", "body": b""})
         return 204
+
+
+@functools.cache
+def _counter(method: str, route: str, status: int) -> Counter_:
+    return HTTP_REQUESTS.labels("gateway", method, route, str(status))
+
+
+@functools.cache
+def _histogram(method: str, route: str) -> Histogram:
+    return HTTP_LATENCY.labels("gateway", method, route)
 
 
 def _role_allowed(have: tuple[str, ...], need: list[str]) -> bool:
