@@ -23,7 +23,20 @@ from devstack.infra import free_port, start_infra
 DURATION_S = 10
 CONNECTIONS = 64
 PATH = "/api/v1/orders/hello"
-GATEWAY_WORKERS = int(os.environ.get("BENCH_GATEWAY_WORKERS", "2"))
+# One worker per pod, as the Helm chart runs it (scale out with replicas).
+GATEWAY_WORKERS = int(os.environ.get("BENCH_GATEWAY_WORKERS", "1"))
+GRANIAN = [
+    sys.executable,
+    "-m",
+    "granian",
+    "--interface",
+    "asgi",
+    "--factory",
+    "--loop",
+    "uvloop",
+    "--log-level",
+    "warning",
+]
 
 
 @dataclass
@@ -153,12 +166,12 @@ def main() -> None:
             procs.append(
                 subprocess.Popen(
                     [
-                        *uvicorn,
-                        "gateway.main:create_app",
+                        *GRANIAN,
                         "--port",
                         str(gw_port),
                         "--workers",
                         str(GATEWAY_WORKERS),
+                        "gateway.main:create_app",
                     ],
                     env=gw_env,
                 )

@@ -69,6 +69,26 @@ def _uvicorn(app: str, port: int) -> list[str]:
     )
 
 
+def _granian(app: str, port: int) -> list[str]:
+    """The gateway's server: granian spends far less CPU per request than uvicorn."""
+    return _python(
+        "-m",
+        "granian",
+        "--interface",
+        "asgi",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--log-level",
+        "warning",
+        app,
+    )
+
+
 def plan(
     infra: Infra,
     gateway_port: int,
@@ -104,7 +124,7 @@ def plan(
         "GATEWAY_UPSTREAMS": json.dumps({s: f"http://127.0.0.1:{p}" for s, p in ports.items()}),
     }
     children.append(
-        Child("gateway", _uvicorn("gateway.main:create_app", gateway_port), gateway_env)
+        Child("gateway", _granian("gateway.main:create_app", gateway_port), gateway_env)
     )
     return children
 

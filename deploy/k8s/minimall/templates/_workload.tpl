@@ -109,9 +109,26 @@ spec:
 {{- end }}
 {{- end -}}
 
-{{/* The uvicorn command of an HTTP component. */}}
+{{/* The server command of an HTTP component: granian for the gateway (its hot path), uvicorn
+for services. */}}
 {{- define "minimall.httpCommand" -}}
 {{- $cfg := fromYaml (include "minimall.roleConfig" (dict "root" .root "conf" .conf "role" "http")) -}}
+{{- if eq .service "gateway" }}
+- granian
+- --interface
+- asgi
+- --factory
+- --host
+- 0.0.0.0
+- --port
+- {{ $cfg.port | quote }}
+- --loop
+- uvloop
+- --workers-kill-timeout
+- {{ $cfg.gracefulShutdownSeconds | quote }}
+- --no-ws
+- gateway.main:create_app
+{{- else }}
 - uvicorn
 - {{ printf "%s.main:create_app" .service }}
 - --factory
@@ -123,4 +140,5 @@ spec:
 - {{ $cfg.gracefulShutdownSeconds | quote }}
 - --no-server-header
 - --no-proxy-headers
+{{- end }}
 {{- end -}}
