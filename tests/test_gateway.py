@@ -440,7 +440,7 @@ async def test_redis_unreachable_fails_open_or_closed_as_configured(
 def supplier_key(echo_upstream: Echo) -> Iterator[tuple[str, str]]:
     key_id, secret = f"ak_{uuid.uuid4().hex[:10]}", f"sk_{uuid.uuid4().hex}"
     keys = json.loads(echo_upstream.api_keys.read_text())
-    keys[key_id] = api_key_record(key_id, secret, per_minute=5)
+    keys[key_id] = api_key_record(key_id, secret, per_minute=5, supplier_id=f"sup-{key_id}")
     echo_upstream.api_keys.write_text(json.dumps(keys))
     yield key_id, secret
 
@@ -453,7 +453,7 @@ async def test_signed_supplier_requests(
     headers = signed_headers(key_id, secret, "PUT", path, query, body)
     ok = await gw.put(f"{path}?{query}", content=body, headers=headers)
     assert ok.status_code == 200, ok.text
-    assert ok.json()["headers"]["x-auth-supplier-id"] == "sup-1"
+    assert ok.json()["headers"]["x-auth-supplier-id"] == f"sup-{key_id}"
 
     replay = await gw.put(f"{path}?{query}", content=body, headers=headers)
     assert_error(replay, 401, "invalid_signature")
@@ -484,11 +484,20 @@ async def test_signed_supplier_requests(
     assert_error(await gw.get("/open/v1/catalog/stock"), 401, "invalid_signature")
 
 
-async def test_supplier_quota_per_key(gw: httpx.AsyncClient, supplier_key: tuple[str, str]) -> None:
+async def test_supplier_quota_is_the_suppliers_across_its_keys(
+    gw: httpx.AsyncClient, supplier_key: tuple[str, str], echo_upstream: Echo
+) -> None:
     key_id, secret = supplier_key
+    second_id, second_secret = f"{key_id}b", f"{secret}b"
+    keys = json.loads(echo_upstream.api_keys.read_text())
+    keys[second_id] = api_key_record(
+        second_id, second_secret, per_minute=5, supplier_id=f"sup-{key_id}"
+    )
+    echo_upstream.api_keys.write_text(json.dumps(keys))
     codes = []
-    for _ in range(7):
-        headers = signed_headers(key_id, secret, "GET", "/open/v1/orders/paid")
+    for i in range(7):
+        kid, sec = (key_id, secret) if i % 2 else (second_id, second_secret)
+        headers = signed_headers(kid, sec, "GET", "/open/v1/orders/paid")
         codes.append((await gw.get("/open/v1/orders/paid", headers=headers)).status_code)
     assert codes == [200] * 5 + [429] * 2
 

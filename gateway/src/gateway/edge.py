@@ -213,10 +213,11 @@ class Edge:
                     503, "service_unavailable", "Signatures cannot be checked now."
                 ) from exc
             identity.headers.append((SUPPLIER_ID_HEADER, key.supplier_id))
-            identity.subject = f"key:{key.key_id}"
+            # Quotas are the supplier's, whichever of its keys signs.
+            identity.subject = supplier = f"supplier:{key.supplier_id}"
             counters += [
-                Counter(f"key:{key.key_id}:minute", RateLimit(limit=key.per_minute, period_s=60)),
-                Counter(f"key:{key.key_id}:day", RateLimit(limit=key.daily_quota, period_s=86_400)),
+                Counter(f"{supplier}:minute", RateLimit(limit=key.per_minute, period_s=60)),
+                Counter(f"{supplier}:day", RateLimit(limit=key.daily_quota, period_s=86_400)),
             ]
         else:
             token = _bearer(headers)
@@ -309,7 +310,7 @@ class Edge:
                     503, "upstream_unavailable", f"{match.upstream} is unavailable."
                 ) from exc
             except UpstreamBroken as exc:
-                if exc.nothing_received and attempt < retries:
+                if exc.nothing_received and attempt < retries and method in IDEMPOTENT:
                     continue  # a keep-alive connection the upstream had closed
                 breaker.failed()
                 raise Reject(502, "bad_gateway", f"{match.upstream} failed: {exc}.") from exc

@@ -1,5 +1,6 @@
-"""Supplier API keys end to end: staff issue a key through the gateway, the key signs open API
-calls that the gateway verifies against member, and a revoked key stops working."""
+"""The gateway in front of the real member service: supplier API keys end to end (staff
+issue a key, it signs open API calls the gateway verifies against member, a revoked key stops
+working) and the merged OpenAPI documents."""
 
 import asyncio
 import uuid
@@ -75,3 +76,21 @@ async def test_only_admins_manage_keys(gw: httpx.AsyncClient) -> None:
         "/admin/v1/members/api-keys", json={"supplier_id": "has space", "name": ""}, headers=staff
     )
     assert bad.status_code == 422
+
+
+async def test_gateway_merges_the_services_openapi_with_auth_schemes(gw: httpx.AsyncClient) -> None:
+    public = (await gw.get("/openapi.json")).json()
+    schemes = public["components"]["securitySchemes"]
+    assert set(schemes) == {"memberBearer", "staffBearer"}
+    paths = public["paths"]
+    assert paths["/api/v1/auth/wechat/login"]["post"]["security"] == []
+    assert paths["/api/v1/members/me"]["get"]["security"] == [{"memberBearer": []}]
+    staff_route = paths["/admin/v1/members/staff"]["get"]
+    assert staff_route["security"] == [{"staffBearer": []}]
+    assert "Roles: admin." in staff_route["description"]
+    assert not [p for p in paths if p.startswith("/internal/") or p.startswith("/.well-known")]
+    supplier = (await gw.get("/open/openapi.json")).json()
+    assert "X-Signature" in supplier["info"]["description"]
+    assert set(supplier["components"]["securitySchemes"]) == {"supplierKey", "supplierSignature"}
+    assert (await gw.get("/docs")).status_code == 200
+    assert (await gw.get("/open/docs")).status_code == 200
