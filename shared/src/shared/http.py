@@ -19,8 +19,10 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 class UpstreamError(AppError):
     """An upstream answered with an error body; its status and code are kept."""
 
-    def __init__(self, status_code: int, code: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(
+        self, status_code: int, code: str, message: str, details: list[dict[str, Any]] | None = None
+    ) -> None:
+        super().__init__(message, details=details)
         self.status_code = status_code  # type: ignore[misc]
         self.code = code  # type: ignore[misc]
 
@@ -67,7 +69,13 @@ class ServiceClient:
 def _upstream_error(upstream: str, response: httpx.Response) -> UpstreamError:
     try:
         error = response.json()["error"]
-        return UpstreamError(response.status_code, str(error["code"]), str(error["message"]))
+        details = error.get("details")
+        return UpstreamError(
+            response.status_code,
+            str(error["code"]),
+            str(error["message"]),
+            details if isinstance(details, list) else None,
+        )
     except (ValueError, KeyError, TypeError):
         return UpstreamError(
             response.status_code, "upstream_error", f"{upstream} answered {response.status_code}"

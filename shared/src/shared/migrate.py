@@ -26,6 +26,8 @@ def alembic_config(service: str, database_url: str) -> Config:
 
 
 def target_metadata(service: str) -> list[MetaData]:
+    for kit in ("shared.outbox", "shared.inbox", "shared.probes"):  # they declare kit tables
+        importlib.import_module(kit)
     models = importlib.import_module(f"{service}.models")  # the service's own tables
     return [KitBase.metadata, models.Base.metadata]
 

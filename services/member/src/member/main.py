@@ -67,6 +67,7 @@ def create_app() -> FastAPI:
             levels.admin,
             levels.router,
             members.router,
+            members.internal,
             addresses.router,
             points.router,
             points.admin,

@@ -8,3 +8,17 @@ class OrderSettings(ServiceSettings):
 
     service_name: str = "order"
     http_port: int = 8002
+
+    catalog_url: str = "http://127.0.0.1:8001"
+    member_url: str = "http://127.0.0.1:8003"
+
+    cart_max_lines: int = 50
+    max_quantity_per_line: int = 99
+    unpaid_timeout_s: int = 1800  # pending_payment → cancelled after this
+    auto_complete_days: int = 7  # shipped → completed after this
+    creating_timeout_s: int = 120  # an order stuck half-created is compensated after this
+    sweep_interval_s: float = 5.0
+    idempotency_ttl_h: int = 48  # at least 24 h
+    # Points as money: 100 points are 1 yuan; at most this share of the goods (basis points).
+    points_fen_each: int = 1
+    points_max_share_bp: int = 5000

@@ -1,13 +1,25 @@
 """The member's own account: ``/api/v1/members/me`` (profile, phone, export, deletion)."""
 
+import uuid
+
 from fastapi import APIRouter, status
 from shared.db import SessionDep
 
 from member.deps import BoxDep, MemberIdDep, WeChatDep
 from member.members import service
-from member.members.schemas import MemberExport, MemberRead, MemberUpdate, PhoneBind
+from member.members.errors import MemberNotFound
+from member.members.schemas import (
+    LevelBenefits,
+    MemberExport,
+    MemberRead,
+    MemberUpdate,
+    PhoneBind,
+    PricingProfile,
+)
+from member.models import Level, Member
 
 router = APIRouter(prefix="/api/v1/members/me", tags=["members"])
+internal = APIRouter(prefix="/internal/v1/members", tags=["members (internal)"])
 
 
 @router.get("")
@@ -36,3 +48,22 @@ async def export_me(member_id: MemberIdDep, session: SessionDep) -> MemberExport
 @router.delete("", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_me(member_id: MemberIdDep, session: SessionDep) -> None:
     await service.erase(session, member_id)
+
+
+@internal.get("/{member_id}/pricing-profile")
+async def pricing_profile(member_id: uuid.UUID, session: SessionDep) -> PricingProfile:
+    member = await session.get(Member, member_id)
+    if member is None or member.status != "active":
+        raise MemberNotFound(f"No member {member_id}.")
+    level = await session.get(Level, member.level_id) if member.level_id else None
+    return PricingProfile(
+        member_id=member.id,
+        level=LevelBenefits(
+            name=level.name,
+            discount_rate_bp=level.discount_rate_bp,
+            free_shipping=level.free_shipping,
+        )
+        if level
+        else None,
+        points_balance=member.points_balance,
+    )

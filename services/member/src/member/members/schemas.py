@@ -52,3 +52,17 @@ class MemberExport(BaseModel):
     points_ledger: list[PointsEntryRead]
     points_holds: list[HoldExport]
     notes: dict[str, Any]
+
+
+class LevelBenefits(BaseModel):
+    name: str
+    discount_rate_bp: int
+    free_shipping: bool
+
+
+class PricingProfile(BaseModel):
+    """Internal (order service): what a member's checkout depends on."""
+
+    member_id: uuid.UUID
+    level: LevelBenefits | None
+    points_balance: int
