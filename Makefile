@@ -6,7 +6,7 @@ UV     := $(TOOLS)/bin/uv
 UV_VERSION := 0.13.9
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install run test lint bench format clean k8s-validate
+.PHONY: install run test lint bench format clean demo k8s-validate
 
 install: $(VENV)/.installed
 
@@ -31,6 +31,9 @@ $(VENV)/.installed: $(UV) uv.lock pyproject.toml shared/pyproject.toml gateway/p
 
 run: install
 	$(VENV)/bin/python -m devstack run
+
+demo: install
+	$(VENV)/bin/python -m devstack.demo
 
 test: install k8s-validate
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
