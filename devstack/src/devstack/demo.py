@@ -93,9 +93,8 @@ def main() -> None:
     preview = d.call("POST", f"{GATEWAY}/api/v1/orders/preview", json=checkout)
     for discount in preview["discounts"]:
         print(f"   - {discount['rule']}: -{discount['amount_fen']} fen")
-    print(
-        f"   goods {preview['goods_fen']} + freight {preview['freight_fen']} → {preview['total_fen']} fen"
-    )
+    goods, freight, total = preview["goods_fen"], preview["freight_fen"], preview["total_fen"]
+    print(f"   goods {goods} + freight {freight} → {total} fen")
 
     d.step("Create the order (Idempotency-Key)")
     key = str(uuid.uuid4())
