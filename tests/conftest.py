@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 from devstack.infra import SERVICES, Infra, start_infra
-from devstack.stack import create_databases, database_name, drop_databases, migrate, service_env
+from devstack.stack import (
+    create_databases,
+    database_name,
+    drop_databases,
+    migrate,
+    peer_urls,
+    service_env,
+)
 from shared.db import create_engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -38,9 +45,11 @@ def envs(infra: Infra) -> dict[str, dict[str, str]]:
     """Per service, the environment its processes get (ports chosen freely)."""
     from devstack.infra import free_port
 
+    ports = {s: free_port() for s in SERVICES}
     return {
         s: {
-            **service_env(infra, s, db_prefix=DB_PREFIX, http_port=free_port()),
+            **service_env(infra, s, db_prefix=DB_PREFIX, http_port=ports[s]),
+            **peer_urls(s, ports),
             f"{s.upper()}_LOG_LEVEL": "INFO",
         }
         for s in SERVICES

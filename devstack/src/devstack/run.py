@@ -32,6 +32,7 @@ from devstack.stack import (
     WECHAT_SIM_PORT,
     admin_env,
     member_wechat_env,
+    peer_urls,
     prepare,
     seed,
     service_env,
@@ -110,7 +111,11 @@ def plan(
         **admin_env(*admin),
     }
     for service in SERVICES:
-        env = {**base_env, **service_env(infra, service, http_port=ports[service])}
+        env = {
+            **base_env,
+            **service_env(infra, service, http_port=ports[service]),
+            **peer_urls(service, ports),
+        }
         if service == "member":
             env.update(member_extra)
         children += [

@@ -60,6 +60,15 @@ def service_env(
     return env
 
 
+def peer_urls(service: str, ports: dict[str, int]) -> dict[str, str]:
+    """``<SERVICE>_<OTHER>_URL`` for every other service: where its typed clients call."""
+    return {
+        f"{service.upper()}_{other.upper()}_URL": f"http://127.0.0.1:{port}"
+        for other, port in ports.items()
+        if other != service
+    }
+
+
 def wechat_sim_env(port: int) -> dict[str, str]:
     """The simulator's environment: the mini-program pair member uses in development."""
     return {
