@@ -381,3 +381,10 @@ def test_alerts_cover_the_pipeline_http_errors_and_readiness() -> None:
     runbook = (ROOT / "docs/runbook.md").read_text().lower()
     for alert in alerts:
         assert f"### {alert.lower()}" in runbook, f"{alert} is not in docs/runbook.md"
+
+
+def test_services_know_where_their_peers_are() -> None:
+    config = named(rendered("default"), "ConfigMap", "minimall-order-env")["data"]
+    assert config["ORDER_CATALOG_URL"].startswith("http://minimall-catalog")
+    assert config["ORDER_MEMBER_URL"].startswith("http://minimall-member")
+    assert "ORDER_ORDER_URL" not in config

@@ -95,6 +95,12 @@ GATEWAY_UPSTREAMS: {{ include "minimall.upstreams" $root | quote }}
 {{ $p }}KAFKA_ENABLE_IDEMPOTENCE: {{ $root.Values.kafka.enableIdempotence | quote }}
 {{ $p }}KAFKA_TOPIC_PARTITIONS: {{ $root.Values.kafka.topicPartitions | quote }}
 {{ $p }}KAFKA_TOPIC_REPLICATION: {{ $root.Values.kafka.topicReplication | quote }}
+{{- $self := .service }}
+{{- range $other, $svc := $root.Values.services }}
+{{- if and $svc.enabled (ne $other $self) }}
+{{ $p }}{{ upper $other }}_URL: {{ printf "http://%s:%v" (include "minimall.name" (dict "root" $root "service" $other "role" "http")) $root.Values.defaults.http.port | quote }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- range $key, $value := .conf.env }}
 {{ $key }}: {{ $value | toString | quote }}
