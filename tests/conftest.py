@@ -20,6 +20,7 @@ from devstack.stack import (
 )
 from shared.db import create_engine
 from sqlalchemy.ext.asyncio import AsyncEngine
+from wechat_sim.pay.keys import DevKeys
 
 from tests.support import Processes
 
@@ -96,14 +97,33 @@ def _wait_http(url: str, timeout: float = 30.0) -> None:
         time.sleep(0.1)
 
 
+# WeChat Pay waits (notification retries 15 s … 6 h, refund settling) are this fraction of
+# real time in the simulator the tests start.
+WECHAT_PAY_TIME_SCALE = 0.01
+
+
 @pytest.fixture(scope="session")
-def wechat_sim() -> Iterator[str]:
+def wechatpay_keys() -> Iterator[DevKeys]:
+    """Dev WeChat Pay keys (merchant's and WeChat's) that the simulator and the tests share."""
+    from wechat_sim.pay.keys import ensure_dev_keys
+
+    with tempfile.TemporaryDirectory(prefix="minimall-wechatpay-") as directory:
+        yield ensure_dev_keys(Path(directory) / "keys")
+
+
+@pytest.fixture(scope="session")
+def wechat_sim(wechatpay_keys: DevKeys) -> Iterator[str]:
     """The WeChat simulator as its own process, on a free port: its base URL."""
     from devstack.infra import free_port
-    from devstack.stack import wechat_sim_env
+    from devstack.stack import wechat_sim_env, wechat_sim_pay_env
 
     port = free_port()
-    procs = Processes(env=wechat_sim_env(port))
+    procs = Processes(
+        env={
+            **wechat_sim_env(port),
+            **wechat_sim_pay_env(wechatpay_keys, time_scale=WECHAT_PAY_TIME_SCALE),
+        }
+    )
     procs.start("wechat-sim", "-m", "wechat_sim")
     try:
         _wait_http(f"http://127.0.0.1:{port}/healthz")
@@ -120,10 +140,9 @@ def member_url(envs: dict[str, dict[str, str]], wechat_sim: str) -> Iterator[str
     """A real member process (on the test database) whose first admin is ``MEMBER_ADMIN``."""
     import uuid
 
-    from devstack.infra import free_port
     from devstack.stack import admin_env, member_wechat_env
 
-    port = free_port()
+    port = int(envs["member"]["MEMBER_HTTP_PORT"])  # where the other services look for it
     procs = Processes(
         env={
             **envs["member"],

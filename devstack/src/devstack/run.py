@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from wechat_sim.pay.keys import DevKeys
+
 from devstack.infra import (
     REDIS_DB,
     SERVICES,
@@ -32,11 +34,14 @@ from devstack.stack import (
     WECHAT_SIM_PORT,
     admin_env,
     member_wechat_env,
+    payment_wechatpay_env,
     peer_urls,
     prepare,
     seed,
     service_env,
     wechat_sim_env,
+    wechat_sim_pay_env,
+    wechatpay_dev_keys,
 )
 
 
@@ -96,6 +101,7 @@ def plan(
     port_base: int,
     wechat_sim_port: int = WECHAT_SIM_PORT,
     admin: tuple[str, str] = (DEV_ADMIN_USERNAME, DEV_ADMIN_PASSWORD),
+    wechatpay_keys: DevKeys | None = None,
 ) -> list[Child]:
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("MINIMALL_")}
     ports = {s: port_base + i for i, s in enumerate(SERVICES)} if port_base else SERVICE_PORTS
@@ -103,7 +109,11 @@ def plan(
         Child(
             "wechat-sim",
             _uvicorn("wechat_sim.main:create_app", wechat_sim_port),
-            {**base_env, **wechat_sim_env(wechat_sim_port)},
+            {
+                **base_env,
+                **wechat_sim_env(wechat_sim_port),
+                **(wechat_sim_pay_env(wechatpay_keys) if wechatpay_keys else {}),
+            },
         )
     ]
     member_extra = {
@@ -118,6 +128,14 @@ def plan(
         }
         if service == "member":
             env.update(member_extra)
+        if service == "payment" and wechatpay_keys is not None:
+            env.update(
+                payment_wechatpay_env(
+                    f"http://127.0.0.1:{wechat_sim_port}",
+                    wechatpay_keys,
+                    notify_url=f"http://127.0.0.1:{gateway_port}/api/v1/payments/wechat/notify",
+                )
+            )
         children += [
             Child(f"{service}-http", _uvicorn(f"{service}.main:create_app", ports[service]), env),
             Child(f"{service}-consumer", _python("-m", f"{service}.consumer"), env),
@@ -220,7 +238,10 @@ def main() -> None:
         prepare(infra)
         seeded = seed(infra, extra_env=admin_env(*admin))
         print(f"minimall: seeded {', '.join(seeded) or 'nothing yet'}", flush=True)
-        children = plan(infra, args.gateway_port, args.service_port_base, sim_port, admin)
+        keys = wechatpay_dev_keys(Path(args.data_dir).resolve())
+        children = plan(
+            infra, args.gateway_port, args.service_port_base, sim_port, admin, wechatpay_keys=keys
+        )
         start(children)
         gateway = f"http://127.0.0.1:{args.gateway_port}"
         ready = wait_ready(f"{gateway}/readyz/services", timeout=120)
@@ -259,7 +280,8 @@ def _print_banner(
         elif child.name == "wechat-sim":
             port = child.cmd[child.cmd.index("--port") + 1]
             lines.append(
-                f"  wechat-sim   http://127.0.0.1:{port}   (codes: POST /sandbox/login-code)"
+                f"  wechat-sim   http://127.0.0.1:{port}   (codes: POST /sandbox/login-code;"
+                " pay: POST /sandbox/pay)"
             )
     lines += [
         f"  staff login  {admin[0]} / {admin[1]}   (POST {gateway}/admin/v1/auth/login;"

@@ -6,8 +6,11 @@ import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import asyncpg
+from wechat_sim.pay.keys import MERCHANT_KEY as WECHATPAY_MERCHANT_KEY
+from wechat_sim.pay.keys import PUB_KEY_PUBLIC, DevKeys, ensure_dev_keys
 from wechat_sim.settings import DEV_APPID, DEV_SECRET
 
 from devstack.infra import REDIS_DB, SERVICES, Infra
@@ -85,6 +88,38 @@ def member_wechat_env(base_url: str) -> dict[str, str]:
         "MEMBER_WECHAT_API_BASE_URL": base_url,
         "MEMBER_WECHAT_APPID": DEV_APPID,
         "MEMBER_WECHAT_SECRET": DEV_SECRET,
+    }
+
+
+def wechatpay_dev_keys(data_dir: Path) -> DevKeys:
+    """The dev WeChat Pay keys (merchant's and WeChat's) under ``<data_dir>/wechatpay``,
+    generated on the first run; the simulator and payment both get their paths."""
+    return ensure_dev_keys(data_dir / "wechatpay")
+
+
+def wechat_sim_pay_env(keys: DevKeys, *, time_scale: float = 1.0) -> dict[str, str]:
+    """What the simulator's WeChat Pay reads (``WECHAT_SIM_PAY_*``)."""
+    return {
+        "WECHAT_SIM_PAY_KEYS_DIR": str(keys.directory),
+        "WECHAT_SIM_PAY_TIME_SCALE": str(time_scale),
+    }
+
+
+def payment_wechatpay_env(
+    base_url: str, keys: DevKeys, *, notify_url: str = "", mode: str = "public_key"
+) -> dict[str, str]:
+    """What points payment's WeChat Pay client at a simulator (``PAYMENT_WECHATPAY_*``)."""
+    return {
+        "PAYMENT_WECHATPAY_BASE_URL": base_url,
+        "PAYMENT_WECHATPAY_MCHID": keys.mchid,
+        "PAYMENT_WECHATPAY_APPID": DEV_APPID,
+        "PAYMENT_WECHATPAY_MERCHANT_PRIVATE_KEY_FILE": str(keys.path(WECHATPAY_MERCHANT_KEY)),
+        "PAYMENT_WECHATPAY_MERCHANT_SERIAL": keys.merchant_serial,
+        "PAYMENT_WECHATPAY_APIV3_KEY": keys.apiv3_key,
+        "PAYMENT_WECHATPAY_MODE": mode,
+        "PAYMENT_WECHATPAY_PUBLIC_KEY_FILE": str(keys.path(PUB_KEY_PUBLIC)),
+        "PAYMENT_WECHATPAY_PUBLIC_KEY_ID": keys.pub_key_id,
+        "PAYMENT_WECHATPAY_NOTIFY_URL": notify_url,
     }
 
 

@@ -1,0 +1,1 @@
+"""WeChat Pay API v3 as WeChat serves it (``/v3``), and its sandbox calls (``/sandbox/pay``)."""
