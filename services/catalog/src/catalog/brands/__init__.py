@@ -1,0 +1,1 @@
+"""Brands: staff CRUD and a public list."""

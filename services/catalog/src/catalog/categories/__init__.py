@@ -1,0 +1,1 @@
+"""Categories: a tree with order and icons; public tree, staff CRUD."""

@@ -1,0 +1,1 @@
+"""Public product search and listing: Chinese substrings, pinyin, homophones, Latin typos."""
