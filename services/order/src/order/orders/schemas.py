@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 
 class ItemIn(BaseModel):
@@ -76,7 +76,7 @@ class OrderItemOut(BaseModel):
 class OrderOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    order_id: uuid.UUID = Field(validation_alias="id")
+    order_id: uuid.UUID = Field(validation_alias=AliasChoices("id", "order_id"))
     status: str
     goods_fen: int
     discount_fen: int
@@ -104,7 +104,7 @@ class OrderOut(BaseModel):
 class OrderSummary(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    order_id: uuid.UUID = Field(validation_alias="id")
+    order_id: uuid.UUID = Field(validation_alias=AliasChoices("id", "order_id"))
     status: str
     total_fen: int
     created_at: datetime
