@@ -471,3 +471,79 @@ async def test_unpaid_orders_are_cancelled_exactly_once_by_two_sweepers_and_a_re
     await eventually(released, timeout=60)
     for name in ("sweeper-a-again", "sweeper-b"):
         suite.procs.running[name].send_signal(signal.SIGTERM)
+
+
+async def test_store_pickup_invoice_and_automatic_completion(
+    http: httpx.AsyncClient, suite: Suite, envs: dict[str, dict[str, str]]
+) -> None:
+    consumer = suite.procs.start(
+        "flow-order-consumer-3", "-m", "order.consumer", env={"ORDER_AUTO_COMPLETE_DAYS": "0"}
+    )
+    try:
+        me = await shopper(http, suite)
+        sku = await product(http, suite, stock=5)
+
+        async def paid_order(body: dict[str, Any]) -> dict[str, Any]:
+            order: dict[str, Any] = (await create(http, suite, me, body)).json()
+            await publish(
+                envs,
+                Event(
+                    type="payment.succeeded",
+                    aggregate_id=order["order_id"],
+                    payload={
+                        "order_id": order["order_id"],
+                        "payment_id": str(uuid.uuid4()),
+                        "amount_fen": order["total_fen"],
+                        "transaction_id": f"42{uuid.uuid4().int % 10**10}",
+                        "paid_at": "2026-11-23T08:00:00+00:00",
+                    },
+                ),
+            )
+
+            async def paid() -> dict[str, Any] | None:
+                url = f"{suite.order}/api/v1/orders/{order['order_id']}"
+                view: dict[str, Any] = (await http.get(url, headers=member(me))).json()
+                return view if view["status"] == "paid" else None
+
+            return await eventually(paid, timeout=60)
+
+        pickup = await paid_order(
+            {"items": [{"sku_id": sku, "quantity": 1}], "fulfilment": "pickup"}
+        )
+        assert pickup["freight_fen"] == 0 and pickup["pickup_code"]
+        verify = f"{suite.order}/admin/v1/orders/{pickup['order_id']}/pickup"
+        wrong = await http.post(verify, headers=STAFF, json={"pickup_code": "00000000"})
+        assert wrong.status_code == 409 and wrong.json()["error"]["code"] == "pickup_code_wrong"
+        right = await http.post(verify, headers=STAFF, json={"pickup_code": pickup["pickup_code"]})
+        assert right.json()["status"] == "completed"
+
+        delivered = await paid_order(checkout(me, sku))
+        invoice = await http.put(
+            f"{suite.order}/api/v1/orders/{delivered['order_id']}/invoice",
+            headers=member(me),
+            json={"title": "某某科技有限公司", "tax_id": "91310000MA1FL8XX3X"},
+        )
+        assert invoice.json()["invoice"]["status"] == "requested"
+        bad_invoice = await http.put(
+            f"{suite.order}/api/v1/orders/{delivered['order_id']}/invoice",
+            headers=member(me),
+            json={"title": "x", "tax_id": "not a tax id"},
+        )
+        assert bad_invoice.status_code == 422
+        await http.post(
+            f"{suite.order}/admin/v1/orders/{delivered['order_id']}/ship",
+            headers=STAFF,
+            json={"carrier": "中通", "tracking_no": "ZT20261123001"},
+        )
+
+        async def completed_by_the_sweeper() -> bool:
+            view = await http.get(
+                f"{suite.order}/admin/v1/orders/{delivered['order_id']}", headers=STAFF
+            )
+            last = view.json()["transitions"][-1]
+            return bool(last["to_status"] == "completed" and last["actor"] == "system")
+
+        await eventually(completed_by_the_sweeper, timeout=60)
+    finally:
+        consumer.send_signal(signal.SIGTERM)
+        consumer.wait(30)
