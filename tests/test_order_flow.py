@@ -12,15 +12,22 @@ import httpx
 import pytest
 from devstack.infra import free_port
 from shared.events import Event
-from shared.kafka import EventProducer
-from shared.settings import InfraSettings
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tests.conftest import _wait_http
+from tests.shopkit import (
+    STAFF,
+    available,
+    checkout,
+    create,
+    member,
+    product,
+    publish,
+    shopper,
+)
 from tests.support import Processes, eventually
 
-STAFF = {"X-Auth-Staff-Id": str(uuid.uuid4()), "X-Auth-Staff-Roles": "admin"}
 UNPAID_TIMEOUT_S = 3  # in the sweeper test's own order process
 
 
@@ -68,92 +75,6 @@ def suite(envs: dict[str, dict[str, str]], member_url: str, wechat_sim: str) -> 
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=20) as client:
         yield client
-
-
-async def shopper(http: httpx.AsyncClient, suite: Suite, points: int = 0) -> dict[str, str]:
-    """A new member with a default address (and ``points``): the headers the gateway sets."""
-    code = (await http.post(f"{suite.sim}/sandbox/login-code", json={})).json()["code"]
-    login = await http.post(f"{suite.member}/api/v1/auth/wechat/login", json={"code": code})
-    member_id = login.json()["member"]["id"]
-    me = {"X-Auth-Member-Id": member_id}
-    address = await http.post(
-        f"{suite.member}/api/v1/members/me/addresses",
-        headers=me,
-        json={
-            "recipient_name": "李四",
-            "phone": "13900001111",
-            "province": "浙江省",
-            "city": "杭州市",
-            "district": "西湖区",
-            "detail": "文三路 1 号",
-            "postal_code": "310000",
-        },
-    )
-    assert address.status_code == 201, address.text
-    if points:
-        given = await http.post(
-            f"{suite.member}/admin/v1/members/{member_id}/points/adjustments",
-            headers=STAFF,
-            json={"delta": points, "reason": "test", "reference": f"grant-{uuid.uuid4()}"},
-        )
-        assert given.status_code == 201, given.text
-    return {**me, "X-Address-Id": address.json()["id"]}
-
-
-async def product(
-    http: httpx.AsyncClient, suite: Suite, *, stock: int, price_fen: int = 10_000
-) -> str:
-    """A product on sale with one SKU: its sku id."""
-    category = await http.post(
-        f"{suite.catalog}/admin/v1/catalog/categories",
-        headers=STAFF,
-        json={"name": f"类目{uuid.uuid4().hex[:6]}"},
-    )
-    assert category.status_code == 201, category.text
-    created = await http.post(
-        f"{suite.catalog}/admin/v1/catalog/products",
-        headers=STAFF,
-        json={
-            "name": f"测试连衣裙{uuid.uuid4().hex[:6]}",
-            "category_id": category.json()["id"],
-            "status": "on_sale",
-            "specs": [{"name": "颜色", "values": ["红"]}],
-            "skus": [{"specs": {"颜色": "红"}, "price_fen": price_fen, "stock": stock}],
-        },
-    )
-    assert created.status_code == 201, created.text
-    return str(created.json()["skus"][0]["id"])
-
-
-async def available(http: httpx.AsyncClient, suite: Suite, sku_id: str) -> int:
-    found = await http.get(f"{suite.catalog}/internal/v1/catalog/skus", params={"ids": sku_id})
-    return int(found.json()["items"][0]["available"])
-
-
-def checkout(me: dict[str, str], sku_id: str, quantity: int = 1, **extra: Any) -> dict[str, Any]:
-    return {
-        "items": [{"sku_id": sku_id, "quantity": quantity}],
-        "address_id": me["X-Address-Id"],
-        **extra,
-    }
-
-
-def member(me: dict[str, str]) -> dict[str, str]:
-    return {"X-Auth-Member-Id": me["X-Auth-Member-Id"]}
-
-
-async def create(
-    http: httpx.AsyncClient,
-    suite: Suite,
-    me: dict[str, str],
-    body: dict[str, Any],
-    key: str | None = None,
-) -> httpx.Response:
-    return await http.post(
-        f"{suite.order}/api/v1/orders",
-        json=body,
-        headers={**member(me), "Idempotency-Key": key or str(uuid.uuid4())},
-    )
 
 
 async def test_preview_then_create_reserves_stock_holds_points_and_is_idempotent(
@@ -270,20 +191,6 @@ async def test_cancel_releases_stock_and_illegal_transitions_are_409(
         return await available(http, suite, sku) == 4
 
     await eventually(released, timeout=60)
-
-
-async def publish(envs: dict[str, dict[str, str]], event: Event) -> None:
-    producer = EventProducer(
-        InfraSettings(
-            kafka_bootstrap_servers=envs["order"]["ORDER_KAFKA_BOOTSTRAP_SERVERS"],
-            kafka_enable_idempotence=False,
-        )
-    )
-    await producer.start()
-    try:
-        await producer.publish(event)
-    finally:
-        await producer.stop()
 
 
 async def test_paid_shipped_received_then_refunded_with_restock(
@@ -547,3 +454,51 @@ async def test_store_pickup_invoice_and_automatic_completion(
     finally:
         consumer.send_signal(signal.SIGTERM)
         consumer.wait(30)
+
+
+async def test_cart_refreshes_prices_and_flags_stale_lines_without_dropping_them(
+    http: httpx.AsyncClient, suite: Suite
+) -> None:
+    me = await shopper(http, suite)
+    keep = await product(http, suite, stock=5, price_fen=1_000)
+    gone = await product(http, suite, stock=5, price_fen=2_000)
+    cart_url = f"{suite.order}/api/v1/cart"
+    for sku, quantity in ((keep, 2), (gone, 1)):
+        put = await http.put(
+            f"{cart_url}/items/{sku}", headers=member(me), json={"quantity": quantity}
+        )
+        assert put.status_code == 200, put.text
+    cart = (await http.get(cart_url, headers=member(me))).json()
+    assert cart["selected_goods_fen"] == 4_000 and cart["orderable"] is True
+
+    # Staff change one price and take the other product off the shelf.
+    skus = (
+        await http.get(f"{suite.catalog}/internal/v1/catalog/skus", params={"ids": gone})
+    ).json()["items"]
+    await http.patch(
+        f"{suite.catalog}/admin/v1/catalog/products/{skus[0]['product_id']}",
+        headers=STAFF,
+        json={"status": "off_shelf"},
+    )
+    await http.patch(
+        f"{suite.catalog}/admin/v1/catalog/skus/{keep}", headers=STAFF, json={"price_fen": 1_200}
+    )
+
+    async def refreshed() -> dict[str, Any] | None:
+        view: dict[str, Any] = (await http.get(cart_url, headers=member(me))).json()
+        lines = {line["sku_id"]: line for line in view["items"]}
+        ok = lines[keep]["price_fen"] == 1_200 and lines[gone]["stale"] == "off_shelf"
+        return view if ok else None
+
+    view = await eventually(refreshed, timeout=30)
+    lines = {line["sku_id"]: line for line in view["items"]}
+    assert lines[keep]["price_changed"] is True and lines[keep]["stale"] is None
+    assert len(view["items"]) == 2 and view["orderable"] is False  # flagged, not dropped
+    too_many = await http.put(f"{cart_url}/items/{keep}", headers=member(me), json={"quantity": 6})
+    assert too_many.status_code == 200
+    assert {line["sku_id"]: line for line in too_many.json()["items"]}[keep]["stale"] == (
+        "insufficient_stock"
+    )
+    removed = await http.delete(f"{cart_url}/items/{gone}", headers=member(me))
+    assert removed.status_code == 204
+    assert (await http.delete(f"{cart_url}/items/{gone}", headers=member(me))).status_code == 404
