@@ -7,6 +7,7 @@ say so and stop there, instead of pretending.
 import json
 import os
 import sys
+import time
 import uuid
 from typing import Any
 
@@ -115,17 +116,32 @@ def main() -> None:
     )
     print(f"   the same key again: the same order {again['order_id']}")
 
-    d.step("Prepay with WeChat Pay")
-    response = d.http.post(
-        f"{GATEWAY}/api/v1/payments/wechat/prepay",
-        json={"order_id": order["order_id"]},
-        headers={"Authorization": f"Bearer {d.token}"},
+    d.step("Prepay with WeChat Pay (amount and deadline from the order, never the client)")
+    params = d.call(
+        "POST", f"{GATEWAY}/api/v1/payments/wechat/prepay", json={"order_id": order["order_id"]}
     )
-    if response.status_code == 404:
-        print("   not yet: WeChat Pay prepay arrives with the Payment issue.")
-        print("\nThe order waits for payment; unpaid, it is cancelled after the timeout.")
-        return
-    print(f"   → {response.status_code} {response.text[:300]}")
+    print(f"   wx.requestPayment: package {params['package']}, signType {params['signType']}")
+    prepay_id = params["package"].removeprefix("prepay_id=")
+
+    d.step("WeChat: the shopper pays (sandbox); WeChat notifies payment through the gateway")
+    paid = d.call("POST", f"{SIMULATOR}/sandbox/pay", json={"prepay_id": prepay_id}, auth=False)
+    print(f"   transaction {paid['transaction_id']}")
+
+    d.step("Wait until the order is paid (payment.succeeded → order)")
+    deadline = time.monotonic() + 60
+    status = order["status"]
+    while time.monotonic() < deadline:
+        status = d.http.get(
+            f"{GATEWAY}/api/v1/orders/{order['order_id']}",
+            headers={"Authorization": f"Bearer {d.token}"},
+        ).json()["status"]
+        if status == "paid":
+            break
+        time.sleep(0.5)
+    if status != "paid":
+        raise SystemExit(f"demo stopped: the order is still {status} after 60 s")
+    print(f"   order {order['order_id']}: paid")
+    print("\nThe order is paid; staff ship it next (/admin/v1/orders/{id}/ship).")
 
 
 if __name__ == "__main__":

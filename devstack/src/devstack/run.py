@@ -134,6 +134,9 @@ def plan(
                     f"http://127.0.0.1:{wechat_sim_port}",
                     wechatpay_keys,
                     notify_url=f"http://127.0.0.1:{gateway_port}/api/v1/payments/wechat/notify",
+                    refund_notify_url=(
+                        f"http://127.0.0.1:{gateway_port}/api/v1/payments/wechat/refund-notify"
+                    ),
                 )
             )
         children += [

@@ -106,7 +106,12 @@ def wechat_sim_pay_env(keys: DevKeys, *, time_scale: float = 1.0) -> dict[str, s
 
 
 def payment_wechatpay_env(
-    base_url: str, keys: DevKeys, *, notify_url: str = "", mode: str = "public_key"
+    base_url: str,
+    keys: DevKeys,
+    *,
+    notify_url: str = "",
+    refund_notify_url: str = "",
+    mode: str = "public_key",
 ) -> dict[str, str]:
     """What points payment's WeChat Pay client at a simulator (``PAYMENT_WECHATPAY_*``)."""
     return {
@@ -120,6 +125,7 @@ def payment_wechatpay_env(
         "PAYMENT_WECHATPAY_PUBLIC_KEY_FILE": str(keys.path(PUB_KEY_PUBLIC)),
         "PAYMENT_WECHATPAY_PUBLIC_KEY_ID": keys.pub_key_id,
         "PAYMENT_WECHATPAY_NOTIFY_URL": notify_url,
+        "PAYMENT_WECHATPAY_REFUND_NOTIFY_URL": refund_notify_url,
     }
 
 

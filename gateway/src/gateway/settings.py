@@ -61,6 +61,12 @@ DEFAULT_RULES = [
     RouteRule(
         path="/api/v1/payments/wechat/notify", methods=["POST"], public=True, rate_class="notify"
     ),
+    RouteRule(
+        path="/api/v1/payments/wechat/refund-notify",
+        methods=["POST"],
+        public=True,
+        rate_class="notify",
+    ),
     RouteRule(path="/api/v1/**"),
     # Staff: login is public; every other admin route names its roles (admin always passes).
     RouteRule(path="/admin/v1/auth/login", methods=["POST"], public=True, rate_class="login"),

@@ -46,3 +46,28 @@ class PaymentSettings(ServiceSettings):
     # Where WeChat sends payment and refund notifications (HTTPS, no query string).
     wechatpay_notify_url: str = ""
     wechatpay_refund_notify_url: str = ""
+
+    # -- peers (typed clients; devstack and the tests set <SERVICE>_<OTHER>_URL) -------------
+    order_url: str = "http://127.0.0.1:8002"
+    # Member knows the shopper's openid (prepay needs it as the payer).
+    member_url: str = "http://127.0.0.1:8003"
+
+    # -- prepay -----------------------------------------------------------------------------
+    # A stored prepay_id is reused while it has at least this long left (it lives 2 hours).
+    prepay_reuse_margin_s: int = 300
+
+    # -- the settler loop in ``python -m payment.consumer`` ---------------------------------
+    settle_interval_s: float = 10.0
+    # Payments still unknown this long after prepay are queried (lost notifications) …
+    query_after_s: int = 300
+    # … and queried again at most this often while they stay unknown.
+    query_interval_s: int = 60
+    # Refunds accepted by WeChat but unsettled this long are queried (lost notifications).
+    refund_query_after_s: int = 120
+    refund_query_interval_s: int = 60
+
+    # -- reconciliation ---------------------------------------------------------------------
+    # The daily run compares yesterday's bill (China time) once it is past this hour there
+    # (WeChat publishes the bill after 10:00 the next day).
+    reconcile_daily: bool = True
+    reconcile_after_hour: int = 11
