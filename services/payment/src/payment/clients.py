@@ -8,7 +8,6 @@ from typing import Any
 
 from pydantic import BaseModel
 from shared.http import ServiceClient
-from shared.identity import MEMBER_ID_HEADER
 
 
 class OrderForPayment(BaseModel):
@@ -27,21 +26,11 @@ class OrderClient(ServiceClient):
 
 
 class WeChatIdentity(BaseModel):
-    openid: str | None = None
-
-
-class _MemberExport(BaseModel):
-    wechat: WeChatIdentity
+    openid: str
 
 
 class MemberClient(ServiceClient):
-    async def openid(self, member_id: uuid.UUID) -> str | None:
-        """The member's openid for this mini-program.
-
-        Member has no internal view of it yet, so this reads the member's own export
-        (``GET /api/v1/members/me/export``) inside the cluster, with the identity header the
-        gateway would set. Replace with an internal endpoint when member offers one.
-        """
-        headers = {MEMBER_ID_HEADER: str(member_id)}
-        found = await self._call("GET", "/api/v1/members/me/export", _MemberExport, headers=headers)
-        return found.wechat.openid
+    async def openid(self, member_id: uuid.UUID) -> str:
+        """The member's openid for this mini-program (the JSAPI payer)."""
+        path = f"/internal/v1/members/{member_id}/wechat-identity"
+        return (await self._call("GET", path, WeChatIdentity)).openid

@@ -13,6 +13,7 @@ from member.members.schemas import (
     MemberExport,
     MemberRead,
     MemberUpdate,
+    PayerRead,
     PhoneBind,
     PricingProfile,
 )
@@ -67,3 +68,12 @@ async def pricing_profile(member_id: uuid.UUID, session: SessionDep) -> PricingP
         else None,
         points_balance=member.points_balance,
     )
+
+
+@internal.get("/{member_id}/wechat-identity")
+async def wechat_identity(member_id: uuid.UUID, session: SessionDep) -> PayerRead:
+    """The member's openid for this mini-program (payment's JSAPI payer)."""
+    member = await session.get(Member, member_id)
+    if member is None or member.status != "active" or member.openid is None:
+        raise MemberNotFound(f"No member {member_id}.")
+    return PayerRead(member_id=member.id, openid=member.openid)

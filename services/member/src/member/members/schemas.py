@@ -66,3 +66,10 @@ class PricingProfile(BaseModel):
     member_id: uuid.UUID
     level: LevelBenefits | None
     points_balance: int
+
+
+class PayerRead(BaseModel):
+    """Internal (payment service): who pays with WeChat Pay."""
+
+    member_id: uuid.UUID
+    openid: str
