@@ -91,9 +91,12 @@ async def prepay(
 
 async def _new_prepay(services: Services, payment: Payment, now: datetime) -> None:
     if payment.payer_openid is None:
-        payment.payer_openid = await services.members.openid(payment.member_id)
-        if not payment.payer_openid:
-            raise PayerUnknown("The member has no WeChat openid to pay with.")
+        try:
+            payment.payer_openid = await services.members.openid(payment.member_id)
+        except UpstreamError as exc:
+            if exc.status_code != 404:
+                raise
+            raise PayerUnknown("The member has no WeChat openid to pay with.") from exc
     try:
         prepay_id = await services.wechatpay.prepay_jsapi(
             JsapiPrepay(
