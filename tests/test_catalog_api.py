@@ -368,3 +368,48 @@ async def test_pages(api: httpx.AsyncClient, shop: Any) -> None:
     assert names(first) == ["手机壳", "真丝连衣裙 长款"]
     assert names(third) == ["iPhone 15 Pro"]
     assert beyond["items"] == [] and beyond["total"] == 5
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("裙", {"连衣裙", "碎花连衣裙", "真丝连衣裙 长款"}),  # one character
+        ("sj", {"手机壳"}),  # two letters: initials (the grams index)
+        ("15", {"iPhone 15 Pro"}),  # two digits
+        ("长款", {"真丝连衣裙 长款"}),  # two characters, not at the start of the name
+    ],
+)
+async def test_one_and_two_character_words(
+    api: httpx.AsyncClient, shop: Any, q: str, expected: set[str]
+) -> None:
+    found = await search(api, q=q, category_id=shop["root"])
+    assert set(names(found)) == expected and found["total"] == len(expected)
+
+
+# -- the hot path (catalog.hot) answers as the full stack would ------------------------------
+
+
+async def test_hot_reads_keep_request_ids_metrics_and_errors(
+    api: httpx.AsyncClient, shop: Any
+) -> None:
+    detail = await api.get(
+        f"/api/v1/catalog/products/{shop['exact']['id']}", headers={"X-Request-ID": "hot-1"}
+    )
+    assert detail.status_code == 200 and detail.headers["x-request-id"] == "hot-1"
+    assert detail.headers["content-type"] == "application/json"
+    listed = await api.get("/api/v1/catalog/products", params={"q": "连衣裙"})
+    assert listed.status_code == 200 and listed.headers["x-request-id"]
+    metrics = (await api.get("/metrics")).text
+    assert 'route="/api/v1/catalog/products/{product_id}"' in metrics
+    assert 'route="/api/v1/catalog/products",service="catalog",status="200"' in metrics
+    # What the hot path does not accept goes to FastAPI: the same validation and errors.
+    for params in ({"page": "0"}, {"in_stock": "maybe"}, {"sort": "random"}, {"q": "x" * 65}):
+        refused = await api.get("/api/v1/catalog/products", params=params)
+        assert refused.status_code == 422 and error_code(refused) == "validation_error"
+    repeated = await api.get(
+        "/api/v1/catalog/products",
+        params=[("q", "zzzqqq"), ("q", "连衣裙"), ("category_id", shop["root"])],
+    )
+    assert repeated.status_code == 200 and "连衣裙" in names(repeated.json())
+    upper = await api.get(f"/api/v1/catalog/products/{shop['exact']['id'].upper()}")
+    assert upper.status_code == 200 and upper.json()["id"] == shop["exact"]["id"]

@@ -3,9 +3,11 @@
 import uuid
 
 import pytest
+from catalog.hot import parse_detail_path, parse_search_query
 from catalog.products.errors import SkuSpecsInvalid
 from catalog.products.schemas import SpecDef
 from catalog.products.service import check_specs
+from catalog.search.schemas import SortOrder
 from catalog.search.text import index_product, initials, latin_words, normalize, pinyin, typo_budget
 from catalog.stock.schemas import ReservationItem
 from catalog.stock.service import normalize_items
@@ -69,3 +71,50 @@ def test_ttl_cache_bounds_and_expiry() -> None:
     assert cache.get("d") is None
     cache.clear()
     assert len(cache) == 0
+
+
+def test_hot_detail_path_takes_canonical_ids_only() -> None:
+    pid = uuid.uuid4()
+    assert parse_detail_path(f"/api/v1/catalog/products/{pid}") == pid
+    assert parse_detail_path(f"/api/v1/catalog/products/{str(pid).upper()}") == pid
+    assert parse_detail_path(f"/api/v1/catalog/products/{pid.hex}") is None  # to FastAPI
+    assert parse_detail_path(f"/api/v1/catalog/products/{pid}/skus") is None
+    assert parse_detail_path("/api/v1/catalog/products/" + "z" * 8 + str(pid)[8:]) is None
+
+
+def test_hot_search_query_parses_what_fastapi_would_and_refuses_the_rest() -> None:
+    cid = uuid.uuid4()
+    parsed = parse_search_query(
+        f"q=%E8%BF%9E%E8%A1%A3%E8%A3%99&category_id={cid}&in_stock=true&sort=price_asc"
+        "&min_price_fen=0&max_price_fen=200000&page=3&page_size=50"
+    )
+    assert parsed is not None
+    filters, page = parsed
+    assert (filters.q, filters.category_id, filters.in_stock) == ("连衣裙", cid, True)
+    assert (filters.sort, filters.min_price_fen, filters.max_price_fen) == (
+        SortOrder.price_asc,
+        0,
+        200000,
+    )
+    assert (page.page, page.page_size, page.offset) == (3, 50, 100)
+    default = parse_search_query("")
+    assert default is not None and default[0].sort is SortOrder.relevance
+    assert default[1].page == 1 and default[1].page_size == 20
+    assert parse_search_query("q=%20IPhone%E3%80%8015%20") is not None
+    refused = [
+        "page=0",
+        "page_size=101",
+        "page=-1",
+        "min_price_fen=",
+        "min_price_fen=1.5",
+        "in_stock=maybe",
+        "sort=random",
+        "category_id=nope",
+        f"category_id={cid.hex}",
+        "q=a&q=b",
+        "unknown=1",
+        "q=" + "x" * 65,
+        "q=%FF",
+    ]
+    for query in refused:
+        assert parse_search_query(query) is None, query

@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Computed,
     DateTime,
     ForeignKey,
     Index,
@@ -101,6 +102,17 @@ class Product(Base):
     search_text: Mapped[str] = mapped_column(Text, default="")
     search_pinyin: Mapped[str] = mapped_column(Text, default="")
     search_initials: Mapped[str] = mapped_column(Text, default="")
+    # Every 1- and 2-character piece of the three above, tagged t: p: i: (catalog_0003):
+    # indexes the words too short for pg_trgm. Computed by PostgreSQL, never written.
+    search_grams: Mapped[list[str]] = mapped_column(
+        ARRAY(Text),
+        Computed(
+            "catalog_grams('t:', search_text) || catalog_grams('p:', search_pinyin)"
+            " || catalog_grams('i:', search_initials)",
+            persisted=True,
+        ),
+        deferred=True,
+    )
     created_at: Mapped[datetime] = _now_column()
     updated_at: Mapped[datetime] = _now_column()
 

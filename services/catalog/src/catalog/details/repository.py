@@ -80,3 +80,23 @@ async def stock(conn: AsyncConnection, product_id: uuid.UUID) -> tuple[int, dict
     ).all()
     sales = int(rows[0].sales_count) if rows else 0
     return sales, {str(r.id): int(r.available) for r in rows}
+
+
+async def stocks(
+    conn: AsyncConnection, product_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, tuple[int, dict[str, int]]]:
+    """``stock`` of many products in one query (products without active SKUs are absent)."""
+    rows = (
+        await conn.execute(
+            select(Sku.product_id, Sku.id, Sku.available, Product.sales_count)
+            .join(Product, Product.id == Sku.product_id)
+            .where(Sku.product_id.in_(product_ids), Sku.active)
+        )
+    ).all()
+    found: dict[uuid.UUID, tuple[int, dict[str, int]]] = {}
+    for r in rows:
+        entry = found.get(r.product_id)
+        if entry is None:
+            entry = found[r.product_id] = (int(r.sales_count), {})
+        entry[1][str(r.id)] = int(r.available)
+    return found

@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Integer,
+    Text,
     and_,
     case,
     exists,
@@ -14,7 +15,9 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import InstrumentedAttribute
 
 from catalog.models import Category, Product, SearchTerm, Sku
 from catalog.search.schemas import ProductFilters, ProductListItem, SortOrder
@@ -36,21 +39,45 @@ def _like(value: str) -> str:
     return f"%{escaped}%"
 
 
+SHORT = 2  # words this long or shorter have no trigram: the grams index serves them
+
+
+_GRAM_TAGS = {"search_text": "t:", "search_pinyin": "p:", "search_initials": "i:"}
+
+
+def _contains(column: InstrumentedAttribute[str], value: str) -> ColumnElement[bool]:
+    """``column LIKE '%value%'`` in a form an index can answer: pg_trgm for 3 characters or
+    more; for shorter words, the ``search_grams`` index (every 1- and 2-character piece,
+    migration catalog_0003) with the ``LIKE`` kept as the exact test."""
+    like = column.like(_like(value))
+    if len(value) > SHORT:
+        return like
+    gram = literal([_GRAM_TAGS[column.key] + value], type_=ARRAY(Text))
+    return and_(like, Product.search_grams.contains(gram))
+
+
 def _token_match(token: TokenPlan) -> tuple[ColumnElement[bool], ColumnElement[int]]:
-    """The condition one word must meet, and what it adds to relevance."""
-    in_name = Product.search_name.like(_like(token.text))
-    in_text = Product.search_text.like(_like(token.text))
-    options: list[tuple[ColumnElement[bool], int]] = [(in_name, 40), (in_text, 20)]
+    """The condition one word must meet, and what it adds to relevance.
+
+    The name is the first part of ``search_text``, so "in the name" needs no condition of
+    its own, only a higher score: every form left in the condition has an index."""
+    forms: list[tuple[InstrumentedAttribute[str], str, int]] = [
+        (Product.search_text, token.text, 20)
+    ]
     if token.pinyin:
-        options.append((Product.search_pinyin.like(_like(token.pinyin)), 12))
+        forms.append((Product.search_pinyin, token.pinyin, 12))
     if token.latin:
-        options.append((Product.search_pinyin.like(_like(token.text)), 12))
+        forms.append((Product.search_pinyin, token.text, 12))
         if len(token.text) >= 2:
-            options.append((Product.search_initials.like(_like(token.text)), 10))
+            forms.append((Product.search_initials, token.text, 10))
     for fixed in token.corrections:
-        options.append((Product.search_text.like(_like(fixed)), 5))
-    condition = or_(*(cond for cond, _ in options))
-    score = case(*((cond, literal(points)) for cond, points in options), else_=literal(0))
+        forms.append((Product.search_text, fixed, 5))
+    condition = or_(*(_contains(column, value) for column, value, _ in forms))
+    scored = [(Product.search_name, token.text, 40), *forms]
+    score = case(
+        *((column.like(_like(value)), literal(points)) for column, value, points in scored),
+        else_=literal(0),
+    )
     return condition, score
 
 
@@ -118,6 +145,8 @@ async def search(
     offset: int,
     limit: int,
 ) -> tuple[list[ProductListItem], int]:
+    # One statement, no subquery: PostgreSQL evaluates the in-stock test (an expensive
+    # target) after the sort and limit, so only for the rows of the page.
     page = (
         select(
             Product.id,
@@ -130,15 +159,14 @@ async def search(
             Product.category_id,
             Product.brand_id,
             func.count().over().label("total"),
+            _in_stock().label("in_stock"),
         )
         .where(and_(*_filters(f, tokens)))
         .order_by(*_order(f, tokens))
         .offset(offset)
         .limit(limit)
-        .subquery("page")
     )
-    stocked = exists().where(Sku.product_id == page.c.id, Sku.active, Sku.available > 0)
-    rows = (await conn.execute(select(page, stocked.label("in_stock")))).all()
+    rows = (await conn.execute(page)).all()
     if rows:
         total = int(rows[0].total)
     elif offset == 0:
