@@ -6,6 +6,7 @@ Services trust them because only the gateway (and other services, by NetworkPoli
 reach them. Endpoints declare what they need with the ``Annotated`` dependencies below.
 """
 
+import uuid
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -70,7 +71,16 @@ def _current_supplier(request: Request) -> Supplier:
     return Supplier(supplier_id=supplier_id)
 
 
+def _current_member_id(member: "CurrentMember") -> uuid.UUID:
+    try:
+        return uuid.UUID(member.member_id)
+    except ValueError as exc:
+        raise Unauthenticated("The caller's identity is not valid.") from exc
+
+
 CurrentMember = Annotated[Member, Depends(_current_member)]
+# The member's id as a UUID (every service's member ids are UUIDs).
+CurrentMemberId = Annotated[uuid.UUID, Depends(_current_member_id)]
 CurrentStaff = Annotated[Staff, Depends(_current_staff)]
 CurrentSupplier = Annotated[Supplier, Depends(_current_supplier)]
 

@@ -1,6 +1,5 @@
 """What endpoints, handlers and the settler get: clients made once per process."""
 
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -9,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from shared.db import SessionMaker
 from shared.http import create_http_client
-from shared.identity import CurrentMember, Unauthenticated
+from shared.identity import CurrentMemberId
 
 from payment.clients import MemberClient, OrderClient
 from payment.settings import PaymentSettings
@@ -51,12 +50,5 @@ def _services(request: Request) -> Services:
     return services
 
 
-def _member_id(member: CurrentMember) -> uuid.UUID:
-    try:
-        return uuid.UUID(member.member_id)
-    except ValueError as exc:
-        raise Unauthenticated("The caller's identity is not valid.") from exc
-
-
 ServicesDep = Annotated[Services, Depends(_services)]
-MemberIdDep = Annotated[uuid.UUID, Depends(_member_id)]
+MemberIdDep = CurrentMemberId
