@@ -12,13 +12,11 @@
 import asyncio
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import urllib.parse
-from dataclasses import dataclass
 from pathlib import Path
 
 from devstack.infra import REDIS_DB, Infra, free_port, start_infra
@@ -26,7 +24,7 @@ from devstack.stack import create_databases, database_name, migrate, service_env
 from shared.db import create_engine
 
 from bench.catalog.data import generate, vocabulary
-from bench.gateway.run import GRANIAN, _ms, _wait
+from bench.wrk import GRANIAN, Result, run_wrk, wait_http
 
 DURATION_S = 10
 DETAIL_CONNECTIONS = 64
@@ -53,28 +51,13 @@ end
 """
 
 
-@dataclass
-class Result:
-    name: str
-    rps: float
-    p50_ms: float
-    p99_ms: float
-
-
 def wrk(
     name: str, base: str, paths: list[str], connections: int, tmp: Path, seconds: int = DURATION_S
 ) -> Result:
     script = tmp / f"{abs(hash(name))}.lua"
     script.write_text(SCRIPT % ", ".join(json.dumps(p) for p in paths))
-    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script)]
-    out = subprocess.run([*args, base], capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    if non2xx:
-        raise RuntimeError(f"{name}: {non2xx.group(1)} error answers\n{out}")
-    return Result(name, rps, p50, p99)
+    args = ["-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), base]
+    return run_wrk(name, args)
 
 
 def search_paths() -> list[str]:
@@ -150,9 +133,9 @@ def main() -> None:
             nocache = f"http://127.0.0.1:{ports['nocache']}"
             details = [f"/api/v1/catalog/products/{pid}" for pid in product_ids[:HOT_PRODUCTS]]
             searches = search_paths()
-            _wait(f"{gw}{details[0]}")
-            _wait(f"{gw_hello}/api/v1/catalog/hello")
-            _wait(f"{nocache}{searches[0]}")
+            wait_http(f"{gw}{details[0]}")
+            wait_http(f"{gw_hello}/api/v1/catalog/hello")
+            wait_http(f"{nocache}{searches[0]}")
             wrk("warm-up", gw, [*details, *searches], SEARCH_CONNECTIONS, tmp, seconds=3)
             hello = wrk("hello via gateway", gw_hello, ["/api/v1/catalog/hello"], 64, tmp)
             detail = wrk("detail via gateway", gw, details, DETAIL_CONNECTIONS, tmp)

@@ -6,77 +6,31 @@ figures. Prints req/s, p50 and p99 for each and the ratios to nginx (target: the
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from devstack.infra import free_port, start_infra
+
+from bench.wrk import GRANIAN, Result, run_wrk, wait_http
 
 DURATION_S = 10
 CONNECTIONS = 64
 PATH = "/api/v1/orders/hello"
 # One worker per pod, as the Helm chart runs it (scale out with replicas).
 GATEWAY_WORKERS = int(os.environ.get("BENCH_GATEWAY_WORKERS", "1"))
-GRANIAN = [
-    sys.executable,
-    "-m",
-    "granian",
-    "--interface",
-    "asgi",
-    "--factory",
-    "--loop",
-    "uvloop",
-    "--log-level",
-    "warning",
-]
-
-
-@dataclass
-class Result:
-    name: str
-    rps: float
-    p50_ms: float
-    p99_ms: float
-
-
-def _wait(url: str, headers: dict[str, str] | None = None) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            request = urllib.request.Request(url, headers=headers or {})
-            with urllib.request.urlopen(request, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} never answered")
-
-
-def _ms(value: str) -> float:
-    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
-    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
 def wrk(name: str, url: str, headers: dict[str, str]) -> Result:
-    args = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION_S}s", "--latency"]
+    args = ["-t2", f"-c{CONNECTIONS}", f"-d{DURATION_S}s"]
     for k, v in headers.items():
         args += ["-H", f"{k}: {v}"]
-    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    if non2xx:
-        raise RuntimeError(f"{name}: {non2xx.group(1)} error answers\n{out}")
-    return Result(name, rps, p50, p99)
+    return run_wrk(name, [*args, url])
 
 
 NGINX_CONF = """
@@ -176,8 +130,8 @@ def main() -> None:
                     env=gw_env,
                 )
             )
-            _wait(hello + PATH)
-            _wait(f"http://127.0.0.1:{gw_port}{PATH}", auth)
+            wait_http(hello + PATH)
+            wait_http(f"http://127.0.0.1:{gw_port}{PATH}", auth)
             results = [wrk("service directly", hello + PATH, {})]
             nginx = None
             if shutil.which("nginx"):
@@ -185,7 +139,7 @@ def main() -> None:
                 conf = Path(tmp) / "nginx.conf"
                 conf.write_text(NGINX_CONF.format(dir=tmp, upstream=hello_port, port=nginx_port))
                 procs.append(subprocess.Popen(["nginx", "-c", str(conf), "-g", "daemon off;"]))
-                _wait(f"http://127.0.0.1:{nginx_port}{PATH}")
+                wait_http(f"http://127.0.0.1:{nginx_port}{PATH}")
                 nginx = wrk("nginx in front", f"http://127.0.0.1:{nginx_port}{PATH}", {})
                 results.append(nginx)
             else:
