@@ -161,7 +161,10 @@ class OutboxRelay:
                 await wait_or_stop(stop, self._settings.outbox_poll_interval_s)
 
     async def publish_batch(self) -> int:
-        """Publish one batch of unpublished rows; returns how many were published."""
+        """Publish one batch of unpublished rows; returns how many were published.
+
+        No transaction stays open while Kafka is waited on: rows are read, the transaction
+        ends, they are published, and the outcome is written in a second one."""
         async with AsyncSession(self._engine, expire_on_commit=False) as session:
             rows = (
                 await session.scalars(
@@ -172,22 +175,24 @@ class OutboxRelay:
                 )
             ).all()
             backlog = await outbox_backlog(session)
-            OUTBOX_BACKLOG.labels(self._service).set(backlog)
-            if not rows:
-                return 0
-            try:
-                producer = await self._ensure_producer({r.topic for r in rows})
-            except Exception as exc:
-                OUTBOX_FAILURES.labels(self._service).inc()
-                log.warning("outbox.broker_unavailable", error=repr(exc), backlog=backlog)
-                await self._close_producer()
-                await wait_or_stop(self._stop, self._backoff.next())
-                return 0
-            done, failed = await _publish_in_aggregate_order(producer, rows)
-            now = datetime.now(UTC)
+        OUTBOX_BACKLOG.labels(self._service).set(backlog)
+        if not rows:
+            return 0
+        try:
+            producer = await self._ensure_producer({r.topic for r in rows})
+        except Exception as exc:
+            OUTBOX_FAILURES.labels(self._service).inc()
+            log.warning("outbox.broker_unavailable", error=repr(exc), backlog=backlog)
+            await self._close_producer()
+            await wait_or_stop(self._stop, self._backoff.next())
+            return 0
+        done, failed = await _publish_in_aggregate_order(producer, rows)
+        async with AsyncSession(self._engine) as session, session.begin():
             if done:
                 await session.execute(
-                    sa_update(OutboxRow).where(OutboxRow.id.in_(done)).values(published_at=now)
+                    sa_update(OutboxRow)
+                    .where(OutboxRow.id.in_(done))
+                    .values(published_at=datetime.now(UTC))
                 )
             if failed:
                 first_error = next(iter(failed.values()))
@@ -196,7 +201,6 @@ class OutboxRelay:
                     .where(OutboxRow.id.in_(list(failed)))
                     .values(attempts=OutboxRow.attempts + 1, last_error=first_error[:1000])
                 )
-            await session.commit()
         OUTBOX_PUBLISHED.labels(self._service).inc(len(done))
         OUTBOX_BACKLOG.labels(self._service).set(max(backlog - len(done), 0))
         if failed:
