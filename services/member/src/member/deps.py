@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from redis.asyncio import Redis
-from shared.identity import CurrentMember, CurrentStaff, Unauthenticated
+from shared.identity import CurrentMemberId, CurrentStaff, Unauthenticated
 
 from member.auth.service import Tokens
 from member.crypto import DataBox
@@ -45,10 +45,6 @@ def _parse_id(raw: str) -> uuid.UUID:
         raise Unauthenticated("The caller's identity is not valid.") from exc
 
 
-def _member_id(member: CurrentMember) -> uuid.UUID:
-    return _parse_id(member.member_id)
-
-
 def _staff_id(staff: CurrentStaff) -> uuid.UUID:
     return _parse_id(staff.staff_id)
 
@@ -58,5 +54,5 @@ TokensDep = Annotated[Tokens, Depends(_tokens)]
 BoxDep = Annotated[DataBox, Depends(_box)]
 WeChatDep = Annotated[WeChatClient, Depends(_wechat)]
 RedisDep = Annotated["Redis", Depends(_redis)]
-MemberIdDep = Annotated[uuid.UUID, Depends(_member_id)]
+MemberIdDep = CurrentMemberId
 StaffIdDep = Annotated[uuid.UUID, Depends(_staff_id)]

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from order import states
-from order.models import Order, Transition
+from order.models import Order, OrderItem, Transition
 from order.orders import lifecycle
 from order.orders.errors import OrderNotFound
 from order.orders.schemas import OrderOut, OrderSummary, StaffOrderOut, TransitionOut
@@ -62,8 +62,6 @@ async def page(
     if status is not None:
         query = query.where(Order.status == status)
     if supplier_id is not None:
-        from order.models import OrderItem
-
         query = query.where(
             Order.id.in_(select(OrderItem.order_id).where(OrderItem.supplier_id == supplier_id))
         )
