@@ -6,3 +6,12 @@ from sqlalchemy.orm import DeclarativeBase
 
 class Base(DeclarativeBase):
     metadata = new_metadata()
+
+
+# --- coupons and promotions (issue 8) ---
+
+
+# --- group-buy, bargain, referral, abandoned cart (issue 8) ---
+
+
+# --- flash sales (issue 9) ---

@@ -71,6 +71,13 @@ class Order(Base):
     tracking_no: Mapped[str | None] = mapped_column(String(64))
     transaction_id: Mapped[str | None] = mapped_column(String(64))
     review_reason: Mapped[str | None] = mapped_column(Text)
+    # The coupon marketing locked for this order (issue 8).
+    coupon_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # An order priced by a marketing activity: group_buy | bargain | flash_sale, and the
+    # activity's reference (group membership, bargain, flash-sale ticket). Unique together,
+    # so one activity reference never makes two orders.
+    activity_kind: Mapped[str | None] = mapped_column(String(16))
+    activity_ref: Mapped[str | None] = mapped_column(String(64))
     pay_deadline_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     shipped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -89,6 +96,7 @@ class Order(Base):
         ),
         Index("ix_orders_shipped_at", "shipped_at", postgresql_where=text("status = 'shipped'")),
         Index("ix_orders_creating", "created_at", postgresql_where=text("status = 'creating'")),
+        Index("ux_orders_activity", "activity_kind", "activity_ref", unique=True),
     )
 
 
