@@ -1,5 +1,6 @@
-"""Typed clients of the services order asks for facts: catalog (prices, stock, reservations)
-and member (level, points, addresses, point holds). Contracts: ``docs/contracts.md``."""
+"""Typed clients of the services order asks for facts: catalog (prices, stock, reservations),
+member (level, points, addresses, point holds) and marketing (promotions, coupons, activity
+prices). Contracts: ``docs/contracts.md``."""
 
 import uuid
 from datetime import datetime
@@ -113,3 +114,15 @@ class MemberClient(ServiceClient):
             f"/internal/v1/members/{member_id}/points/holds/{reference}/release",
             PointsHold,
         )
+
+
+class MarketingClient(ServiceClient):
+    """Marketing's internal API: the pricing engine, coupon locks and activity prices.
+
+    Methods are grouped by feature below; each feature adds its own."""
+
+    # --- pricing, promotions and coupons ---
+
+    # --- group-buy and bargain prices ---
+
+    # --- flash sales ---

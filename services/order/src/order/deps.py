@@ -7,7 +7,7 @@ from fastapi import Depends, Request
 from shared.db import SessionMaker
 from shared.identity import CurrentMemberId
 
-from order.clients import CatalogClient, MemberClient
+from order.clients import CatalogClient, MarketingClient, MemberClient
 from order.settings import OrderSettings
 
 
@@ -17,6 +17,7 @@ class Services:
     sessionmaker: SessionMaker
     catalog: CatalogClient
     member: MemberClient
+    marketing: MarketingClient
 
 
 def _services(request: Request) -> Services:

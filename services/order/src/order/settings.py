@@ -11,6 +11,7 @@ class OrderSettings(ServiceSettings):
 
     catalog_url: str = "http://127.0.0.1:8001"
     member_url: str = "http://127.0.0.1:8003"
+    marketing_url: str = "http://127.0.0.1:8004"
 
     cart_max_lines: int = 50
     max_quantity_per_line: int = 99
