@@ -406,6 +406,31 @@ async def test_429_exactly_past_the_limit_under_concurrency_with_honest_retry_af
         assert (await gw.post(path, json={}, headers=other)).status_code == 200
 
 
+async def test_flash_sale_class_is_limited_per_member_and_per_ip(
+    echo_upstream: Echo, infra: Infra
+) -> None:
+    limits = {
+        **settings_for(echo_upstream, infra).rate_limits,
+        "flash_sale": RateLimit(limit=2, period_s=60),
+        "flash_sale_ip": RateLimit(limit=5, period_s=60),
+    }
+    settings = settings_for(echo_upstream, infra, rate_limits=limits, trusted_proxies=1)
+    ip = {"X-Forwarded-For": f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.7"}
+    async with gateway(settings) as gw:
+        path = "/api/v1/marketing/flash-sales/sale-1/purchase"
+        one = {**ip, **bearer(echo_upstream.key.mint(str(uuid.uuid4())))}
+        # Per member: the third call of one member is refused ...
+        codes = [(await gw.post(path, json={}, headers=one)).status_code for _ in range(3)]
+        assert codes == [200, 200, 429]
+        # ... and per IP: members sharing the address share five calls (two used above,
+        # the refused one cost nothing).
+        others = [{**ip, **bearer(echo_upstream.key.mint(str(uuid.uuid4())))} for _ in range(5)]
+        codes = [(await gw.post(path, json={}, headers=h)).status_code for h in others]
+        assert codes == [200, 200, 200, 429, 429]
+        # Other classes are not limited per IP this way.
+        assert (await gw.get("/api/v1/orders", headers=others[-1])).status_code == 200
+
+
 async def test_per_ip_limit_covers_anonymous_calls(echo_upstream: Echo, infra: Infra) -> None:
     limits = {
         **settings_for(echo_upstream, infra).rate_limits,

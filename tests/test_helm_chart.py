@@ -106,7 +106,7 @@ def test_latest_image_tag_is_refused() -> None:
 @pytest.mark.parametrize("name", VALUE_SETS)
 def test_every_deployment_has_probes_resources_and_runs_locked_down(name: str) -> None:
     deployments = of_kind(rendered(name), "Deployment")
-    assert len(deployments) == 1 + 3 * len(SERVICES)
+    assert len(deployments) == 1 + 3 * len(SERVICES) + 1  # + order's flash-sale consumer
     for deployment in deployments:
         where = deployment["metadata"]["name"]
         pod = deployment["spec"]["template"]["spec"]
@@ -337,6 +337,8 @@ def test_flash_sale_raises_hpa_floors_on_schedule_and_restores_them() -> None:
         assert {c["name"] for c in containers} == set(schedule["minReplicas"])
         for container in containers:
             component = container["name"]
+            if component == "order-flash-sale":  # KEDA-scaled here: see the flash-sale test
+                continue
             hpa = named(objects, "HorizontalPodAutoscaler", f"minimall-{component}")["spec"]
             floor = schedule["minReplicas"][component] if phase == "up" else hpa["minReplicas"]
             assert container["args"][:3] == [
@@ -346,10 +348,63 @@ def test_flash_sale_raises_hpa_floors_on_schedule_and_restores_them() -> None:
             ]
             assert f'"minReplicas":{floor},' in container["args"][-1]
     (role,) = of_kind(objects, "Role")
-    (rule,) = role["rules"]
+    rule, keda_rule = role["rules"]
+    assert keda_rule["resources"] == ["scaledobjects"]
+    assert keda_rule["resourceNames"] == ["minimall-order-flash-sale"]
     assert rule["resources"] == ["horizontalpodautoscalers"]
     assert set(rule["verbs"]) == {"get", "patch"}
     assert set(rule["resourceNames"]) == {f"minimall-{c}" for c in HTTP_COMPONENTS}
+
+
+@pytest.mark.parametrize("name", VALUE_SETS)
+def test_flash_sale_consumer_has_its_own_deployment_and_autoscaling(name: str) -> None:
+    objects = rendered(name)
+    deployment = named(objects, "Deployment", "minimall-order-flash-sale")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["containers"][0]["command"] == ["python", "-m", "order.flash_sales"]
+    # The autoscaler owns the replica count.
+    assert "replicas" not in deployment["spec"]
+    named(objects, "PodDisruptionBudget", "minimall-order-flash-sale")
+    if values_of(name).get("keda", {}).get("enabled"):
+        scaled = named(objects, "ScaledObject", "minimall-order-flash-sale")
+        (trigger,) = scaled["spec"]["triggers"]
+        assert trigger["metadata"]["consumerGroup"] == "order-flash-sale"
+        assert trigger["metadata"]["topic"] == "marketing.events"
+        assert not [
+            h for h in of_kind(objects, "HorizontalPodAutoscaler")
+            if h["metadata"]["name"] == "minimall-order-flash-sale"
+        ]  # fmt: skip
+    else:
+        hpa = named(objects, "HorizontalPodAutoscaler", "minimall-order-flash-sale")
+        assert hpa["spec"]["scaleTargetRef"]["name"] == "minimall-order-flash-sale"
+        assert hpa["spec"]["minReplicas"] >= 2
+
+
+def test_flash_sale_schedule_pre_scales_the_flash_sale_consumer() -> None:
+    # With KEDA: the CronJobs patch the ScaledObject's floor, and put it back.
+    objects = rendered("all-options")
+    (schedule,) = values_of("all-options")["flashSale"]["schedules"]
+    floor = schedule["minReplicas"]["order-flash-sale"]
+    for phase, expected in (("up", floor), ("down", 2)):
+        cron = named(objects, "CronJob", f"minimall-{schedule['name']}-{phase}")
+        containers = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+        (container,) = [c for c in containers if c["name"] == "order-flash-sale"]
+        assert container["args"][:3] == ["patch", "scaledobject", "minimall-order-flash-sale"]
+        assert f'"minReplicaCount":{expected},' in container["args"][-1]
+    # Without KEDA: its HPA's floor.
+    plain = {**values_of("all-options"), "keda": {"enabled": False}}
+    objects = tuple(chart.render(plain))
+    up = named(objects, "CronJob", f"minimall-{schedule['name']}-up")
+    containers = up["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    (container,) = [c for c in containers if c["name"] == "order-flash-sale"]
+    assert container["args"][:3] == [
+        "patch",
+        "horizontalpodautoscaler",
+        "minimall-order-flash-sale",
+    ]
+    assert f'"minReplicas":{floor},' in container["args"][-1]
+    (role,) = of_kind(objects, "Role")
+    assert "minimall-order-flash-sale" in role["rules"][0]["resourceNames"]
 
 
 def test_production_takes_secrets_from_existing_secrets_and_extra_env() -> None:

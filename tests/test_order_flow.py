@@ -60,12 +60,18 @@ def suite(envs: dict[str, dict[str, str]], member_url: str, wechat_sim: str) -> 
     procs.start(
         "flow-order", "-m", "uvicorn", "order.main:create_app", "--factory", "--port", order_port
     )
+    marketing_port = envs["marketing"]["MARKETING_HTTP_PORT"]  # order prices through it
+    procs.start(
+        "flow-marketing",
+        *("-m", "uvicorn", "marketing.main:create_app", "--factory", "--port", marketing_port),
+    )
     procs.start("flow-catalog-consumer", "-m", "catalog.consumer")
     procs.start("flow-order-relay", "-m", "shared.relay", "order")
     try:
         catalog, order = f"http://127.0.0.1:{catalog_port}", f"http://127.0.0.1:{order_port}"
         _wait_http(f"{catalog}/healthz", timeout=60)
         _wait_http(f"{order}/healthz", timeout=60)
+        _wait_http(f"http://127.0.0.1:{marketing_port}/healthz", timeout=60)
         yield Suite(order, catalog, member_url, wechat_sim, procs)
     finally:
         procs.stop_all()

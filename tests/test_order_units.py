@@ -29,8 +29,20 @@ freight = st.none() | st.builds(
 )
 
 
+@st.composite
+def priced_lines(draw: st.DrawFn) -> tuple[list[pricing.Line], pricing.Promotions | None]:
+    """Lines, and (maybe) marketing's answer: each line's amount after promotions."""
+    drawn = draw(lines)
+    if not draw(st.booleans()):
+        return drawn, None
+    paid = [draw(st.integers(min_value=0, max_value=line.amount_fen)) for line in drawn]
+    off = sum(line.amount_fen for line in drawn) - sum(paid)
+    discounts = [pricing.Discount("full_reduction", "满减", off)] if off else []
+    return drawn, pricing.Promotions(paid_fen=paid, discounts=discounts)
+
+
 @given(
-    lines=lines,
+    priced=priced_lines(),
     level=levels,
     points=st.integers(min_value=0, max_value=10**7),
     balance=st.integers(min_value=0, max_value=10**7),
@@ -39,7 +51,7 @@ freight = st.none() | st.builds(
     pickup=st.booleans(),
 )
 def test_breakdown_adds_up_and_never_goes_negative(
-    lines: list[pricing.Line],
+    priced: tuple[list[pricing.Line], pricing.Promotions | None],
     level: pricing.Level | None,
     points: int,
     balance: int,
@@ -47,8 +59,10 @@ def test_breakdown_adds_up_and_never_goes_negative(
     rule: pricing.FreightRule | None,
     pickup: bool,
 ) -> None:
+    lines, promotions = priced
     b = pricing.compute(
         lines,
+        promotions=promotions,
         level=level,
         points_requested=points,
         points_balance=balance,
@@ -66,16 +80,36 @@ def test_breakdown_adds_up_and_never_goes_negative(
     assert sum(paid for _, paid in b.lines) == b.total_fen - b.freight_fen
     assert all(0 <= paid <= line.amount_fen for line, paid in b.lines)
     assert b.points_used <= min(points, balance)
-    after_level = goods - sum(d.amount_fen for d in b.discounts if d.kind == "level")
-    assert b.points_fen <= after_level * share // 10_000
+    after_promotions = goods - sum(d.amount_fen for d in b.discounts if d.kind != "points")
+    assert b.points_fen <= after_promotions * share // 10_000
+    if promotions is not None:  # points only ever take from what marketing left
+        assert all(
+            0 <= paid <= kept for (_, paid), kept in zip(b.lines, promotions.paid_fen, strict=True)
+        )
     if pickup:
         assert b.freight_fen == 0
 
 
-def test_level_discount_rounds_the_price_down_in_the_members_favour() -> None:
+def test_the_level_discount_is_marketings_not_applied_again_here() -> None:
+    # Marketing's engine priced the gold level (95折: 999 → 949); order only adds points.
+    gold = pricing.Level("gold", 9500, False)
+    promotions = pricing.Promotions([949], [pricing.Discount("level", "gold: 9.5折", 50)])
     b = pricing.compute(
         [pricing.Line("a", 999, 1)],
-        level=pricing.Level("gold", 9500, False),
+        promotions=promotions,
+        level=gold,
+        points_requested=100,
+        points_balance=100,
+        points_fen_each=1,
+        points_max_share_bp=5000,
+        freight=None,
+        pickup=False,
+    )
+    assert b.total_fen == 849 and b.discount_fen == 50 and b.points_fen == 100
+    without = pricing.compute(
+        [pricing.Line("a", 999, 1)],
+        promotions=None,
+        level=gold,
         points_requested=0,
         points_balance=0,
         points_fen_each=1,
@@ -83,14 +117,43 @@ def test_level_discount_rounds_the_price_down_in_the_members_favour() -> None:
         freight=None,
         pickup=False,
     )
-    assert b.total_fen == 949  # 999 × 0.95 = 949.05 → 949
-    assert [d.amount_fen for d in b.discounts] == [50]
+    assert without.total_fen == 999 and without.discounts == []
+
+
+def test_points_spread_over_what_promotions_left_and_bad_answers_are_refused() -> None:
+    lines = [pricing.Line("a", 1000, 1), pricing.Line("b", 1000, 1)]
+    promotions = pricing.Promotions([1000, 0], [pricing.Discount("coupon", "券", 1000)])
+    b = pricing.compute(
+        lines,
+        promotions=promotions,
+        level=None,
+        points_requested=300,
+        points_balance=300,
+        points_fen_each=1,
+        points_max_share_bp=5000,
+        freight=None,
+        pickup=True,
+    )
+    assert [paid for _, paid in b.lines] == [700, 0]  # the free line takes no points
+    with pytest.raises(ValueError):
+        pricing.compute(
+            lines,
+            promotions=pricing.Promotions([1001, 0], []),
+            level=None,
+            points_requested=0,
+            points_balance=0,
+            points_fen_each=1,
+            points_max_share_bp=0,
+            freight=None,
+            pickup=True,
+        )
 
 
 def test_freight_by_rule_threshold_and_level() -> None:
     def total(goods: int, level: pricing.Level | None) -> int:
         return pricing.compute(
             [pricing.Line("a", goods, 1)],
+            promotions=None,
             level=level,
             points_requested=0,
             points_balance=0,
@@ -108,6 +171,7 @@ def test_freight_by_rule_threshold_and_level() -> None:
 def test_points_are_capped_by_balance_and_share() -> None:
     b = pricing.compute(
         [pricing.Line("a", 10_000, 1)],
+        promotions=None,
         level=None,
         points_requested=9_000,
         points_balance=6_000,

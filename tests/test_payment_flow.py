@@ -76,13 +76,16 @@ def suite(
     envs: dict[str, dict[str, str]], member_url: str, wechat_sim: str, wechatpay_keys: DevKeys
 ) -> Iterator[Suite]:
     merged = {k: v for env in envs.values() for k, v in env.items()}
-    ports = {s: envs[s][f"{s.upper()}_HTTP_PORT"] for s in ("catalog", "order", "payment")}
+    ports = {
+        s: envs[s][f"{s.upper()}_HTTP_PORT"] for s in ("catalog", "order", "payment", "marketing")
+    }
     urls = {s: f"http://127.0.0.1:{p}" for s, p in ports.items()}
     pay_env = payment_env(wechat_sim, wechatpay_keys, urls["payment"], urls["payment"])
     procs = Processes(env={**merged, **pay_env})
     procs.start("pay-catalog", *uvicorn("catalog.main:create_app", ports["catalog"]))
     procs.start("pay-order", *uvicorn("order.main:create_app", ports["order"]))
     procs.start("pay-payment", *uvicorn("payment.main:create_app", ports["payment"]))
+    procs.start("pay-marketing", *uvicorn("marketing.main:create_app", ports["marketing"]))
     for name, args in {
         "pay-order-consumer": ("-m", "order.consumer"),
         "pay-order-relay": ("-m", "shared.relay", "order"),

@@ -144,6 +144,10 @@ def plan(
             Child(f"{service}-consumer", _python("-m", f"{service}.consumer"), env),
             Child(f"{service}-relay", _python("-m", "shared.relay", service), env),
         ]
+        if service == "order":  # flash-sale orders: a consumer group of their own
+            children.append(
+                Child("order-flash-sale-consumer", _python("-m", "order.flash_sales"), env)
+            )
     gateway_env = {
         **base_env,
         "GATEWAY_REDIS_URL": infra.redis_db_url(REDIS_DB["gateway"]),

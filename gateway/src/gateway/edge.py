@@ -255,6 +255,11 @@ class Edge:
                 identity.subject = f"member:{claims.subject}"
         subject = identity.subject or f"ip:{client_ip}"
         counters.append(Counter(f"{rule.rate_class}:{subject}", limits[rule.rate_class]))
+        # A class may also be limited per client IP for callers with a token (flash sales:
+        # per member and per IP), set as "<class>_ip" in the rate limits.
+        per_ip = limits.get(f"{rule.rate_class}_ip")
+        if per_ip is not None and identity.subject is not None:
+            counters.append(Counter(f"{rule.rate_class}:ip:{client_ip}", per_ip))
         return identity, counters
 
     async def _rate_limit(self, counters: list[Counter]) -> Decision | None:

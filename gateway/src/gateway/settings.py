@@ -54,7 +54,13 @@ DEFAULT_RULES = [
     RouteRule(path="/api/v1/auth/logout", methods=["POST"], public=True, rate_class="login"),
     RouteRule(path="/api/v1/catalog/**", methods=["GET", "HEAD"], public=True),
     RouteRule(path="/api/v1/marketing/coupons", methods=["GET"], public=True),
+    RouteRule(path="/api/v1/marketing/promotions", methods=["GET"], public=True),
     RouteRule(path="/api/v1/marketing/flash-sales", methods=["GET"], public=True),
+    # Group-buy and bargain offers and share pages (a member token is still passed on).
+    RouteRule(path="/api/v1/marketing/group-buys", methods=["GET"], public=True),
+    RouteRule(path="/api/v1/marketing/group-buys/groups/*", methods=["GET"], public=True),
+    RouteRule(path="/api/v1/marketing/bargains", methods=["GET"], public=True),
+    RouteRule(path="/api/v1/marketing/bargains/*", methods=["GET"], public=True),
     RouteRule(
         path="/api/v1/marketing/flash-sales/*/purchase", methods=["POST"], rate_class="flash_sale"
     ),
@@ -91,6 +97,8 @@ DEFAULT_RATE_LIMITS = {
     "default": RateLimit(limit=300, period_s=60),
     "login": RateLimit(limit=20, period_s=60),
     "flash_sale": RateLimit(limit=5, period_s=10),
+    # Flash-sale purchases per client IP as well (members behind one NAT share it).
+    "flash_sale_ip": RateLimit(limit=200, period_s=10),
     "notify": RateLimit(limit=6000, period_s=60),
     "open": RateLimit(limit=600, period_s=60),
     # ... and per IP over all classes, and per supplier key per day.

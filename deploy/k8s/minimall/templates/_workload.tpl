@@ -7,8 +7,9 @@ Context: root, service, conf (the component's values), role (http|consumer|relay
 {{- $cfg := fromYaml (include "minimall.roleConfig" .) -}}
 {{- $labels := dict "root" $root "service" .service "role" .role -}}
 {{- $isHttp := eq .role "http" -}}
-{{- $keda := and (eq .role "consumer") $root.Values.keda.enabled -}}
-{{- $hpa := and $isHttp $cfg.hpa $cfg.hpa.enabled -}}
+{{- /* The flash-sale consumer (flashsale-consumer.yaml) is autoscaled too. */ -}}
+{{- $keda := and (or (eq .role "consumer") (eq .role "flash-sale")) $root.Values.keda.enabled -}}
+{{- $hpa := and (or $isHttp (eq .role "flash-sale")) $cfg.hpa $cfg.hpa.enabled -}}
 {{- $port := $cfg.port | default $root.Values.defaults.http.port -}}
 apiVersion: apps/v1
 kind: Deployment

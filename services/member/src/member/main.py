@@ -21,6 +21,7 @@ from member.points import endpoints as points
 from member.settings import MemberSettings
 from member.staff import endpoints as staff
 from member.staff.service import bootstrap_admin
+from member.wechat import endpoints as wechat_messages
 from member.wechat.client import WeChatClient
 
 log = get_logger(__name__)
@@ -75,6 +76,7 @@ def create_app() -> FastAPI:
             addresses.internal,
             api_keys.router,
             api_keys.internal,
+            wechat_messages.internal,  # subscription messages for other services
         ],
         extra_lifespan=lifespan,
     )

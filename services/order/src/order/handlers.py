@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from order.aftersales import service as aftersales
 from order.models import Order
-from order.orders import lifecycle
+from order.orders import activities, lifecycle
 from order.states import Status
 
 log = get_logger(__name__)
@@ -52,4 +52,5 @@ async def payment_refunded(session: AsyncSession, event: Event) -> None:
 HANDLERS = {
     "payment.succeeded": payment_succeeded,
     "payment.refunded": payment_refunded,
+    **activities.HANDLERS,  # marketing.group_succeeded, marketing.group_failed
 }

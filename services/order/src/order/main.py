@@ -7,9 +7,10 @@ from fastapi import FastAPI
 from shared.app import create_service_app
 from shared.probes import probes_router
 
-from order import freight
+from order import flash_sales, freight
 from order.aftersales import endpoints as aftersales
 from order.carts import endpoints as carts
+from order.orders import activities
 from order.orders import endpoints as orders
 from order.services import build_services
 from order.settings import OrderSettings
@@ -37,6 +38,8 @@ def create_app() -> FastAPI:
             orders.admin,
             orders.open_api,
             orders.internal,
+            activities.internal,  # stale carts, for marketing
+            flash_sales.internal,  # orders of a flash sale, for marketing
         ],
         extra_lifespan=lifespan,
     )

@@ -78,6 +78,10 @@ class Order(Base):
     # so one activity reference never makes two orders.
     activity_kind: Mapped[str | None] = mapped_column(String(16))
     activity_ref: Mapped[str | None] = mapped_column(String(64))
+    # A group-buy order waits for its group (marketing.group_succeeded) before it ships.
+    awaiting_group: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
     pay_deadline_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     shipped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -2,15 +2,16 @@
 
 Order of application (each step works on what the previous left):
 1. goods: Σ unit price × quantity (catalog's prices, never the client's);
-2. promotions and coupon: from marketing (none until the marketing service provides them);
-3. member level discount: ``discount_rate_bp`` of what remains (9500 = 95折), rounded down
-   the price after it is rounded down to the fen, in the member's favour;
-4. points: at most the member's balance, at most ``points_max_share_bp`` of the goods after
-   discounts, 1 point = ``points_fen_each`` fen;
-5. freight: by province (default rule ``*``), free above a threshold or for levels with free
-   shipping; pickup orders pay none.
-Discounts are spread over lines in proportion to their amounts (largest remainder), so
-each line's ``paid_fen`` adds up to the goods part of ``total_fen`` exactly.
+2. promotions, member-level prices and the coupon: marketing's pricing engine
+   (``POST /internal/v1/marketing/quotes``, see docs/marketing.md) answers each line's
+   amount after them and what took it off; the member level's ``discount_rate_bp`` applies
+   there (the only place it does), never here;
+3. points: at most the member's balance, at most ``points_max_share_bp`` of the goods after
+   step 2, 1 point = ``points_fen_each`` fen, spread over the lines in proportion to their
+   amounts after step 2 (largest remainder);
+4. freight: by province (default rule ``*``), free above a threshold of the goods or for
+   levels with free shipping; pickup orders pay none.
+Each line's ``paid_fen`` adds up to the goods part of ``total_fen`` exactly.
 """
 
 from dataclasses import dataclass, field
@@ -48,6 +49,15 @@ class Discount:
 
 
 @dataclass(frozen=True)
+class Promotions:
+    """Marketing's answer for the lines (same order): each line's amount after promotions,
+    member-level prices and the coupon, and the discounts that made it."""
+
+    paid_fen: list[int]
+    discounts: list[Discount]
+
+
+@dataclass(frozen=True)
 class Breakdown:
     lines: list[tuple[Line, int]]  # each line and its paid_fen
     goods_fen: int
@@ -67,6 +77,7 @@ class Breakdown:
 def compute(
     lines: list[Line],
     *,
+    promotions: Promotions | None,
     level: Level | None,
     points_requested: int,
     points_balance: int,
@@ -77,15 +88,16 @@ def compute(
 ) -> Breakdown:
     goods = sum(line.amount_fen for line in lines)
     discounts: list[Discount] = []
-    remaining = goods
-    if level is not None and level.discount_rate_bp < 10_000:
-        level_off = remaining - remaining * level.discount_rate_bp // 10_000
-        level_off = min(level_off, remaining)
-        if level_off > 0:
-            discounts.append(
-                Discount("level", f"{level.name}: {level.discount_rate_bp / 100:g}%", level_off)
-            )
-            remaining -= level_off
+    amounts = [line.amount_fen for line in lines]
+    if promotions is not None:
+        if len(promotions.paid_fen) != len(lines) or any(
+            not 0 <= paid <= line.amount_fen
+            for paid, line in zip(promotions.paid_fen, lines, strict=True)
+        ):
+            raise ValueError("promotions must leave each line between 0 and its amount")
+        amounts = list(promotions.paid_fen)
+        discounts.extend(d for d in promotions.discounts if d.amount_fen > 0)
+    remaining = sum(amounts)
     notes: list[str] = []
     points_cap_fen = remaining * points_max_share_bp // 10_000
     wanted = max(points_requested, 0)
@@ -99,7 +111,7 @@ def compute(
         discounts.append(Discount("points", f"{usable} points", points_fen))
         remaining -= points_fen
     freight_fen, freight_rule = _freight(goods, level, freight, pickup)
-    paid = _spread(lines, remaining)
+    paid = [a - off for a, off in zip(amounts, _spread(amounts, points_fen), strict=True)]
     return Breakdown(
         lines=list(zip(lines, paid, strict=True)),
         goods_fen=goods,
@@ -127,15 +139,16 @@ def _freight(
     return rule.fee_fen, f"{rule.fee_fen} fen"
 
 
-def _spread(lines: list[Line], total: int) -> list[int]:
-    """Split ``total`` over lines in proportion to their amounts; parts add up exactly."""
-    goods = sum(line.amount_fen for line in lines)
-    if goods == 0:
-        return [0 for _ in lines]
-    raw = [line.amount_fen * total for line in lines]
-    parts = [r // goods for r in raw]
+def _spread(amounts: list[int], total: int) -> list[int]:
+    """Split ``total`` (at most their sum) over amounts in proportion; each part at most its
+    amount, parts add up exactly (remainder fen to the largest remainders)."""
+    whole = sum(amounts)
+    if whole <= 0 or total <= 0:
+        return [0 for _ in amounts]
+    raw = [a * total for a in amounts]
+    parts = [r // whole for r in raw]
     short = total - sum(parts)
-    by_remainder = sorted(range(len(lines)), key=lambda i: (-(raw[i] % goods), i))
+    by_remainder = sorted(range(len(amounts)), key=lambda i: (-(raw[i] % whole), i))
     for i in by_remainder[:short]:
         parts[i] += 1
     return parts

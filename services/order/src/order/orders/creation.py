@@ -4,7 +4,7 @@ given back if a later step fails.
 1. the order is written as ``creating`` (committed): from here a crash is recoverable;
 2. stock is reserved at catalog (key: the order id);
 3. points are held at member (reference: the order id);
-4. (coupons: marketing, when it serves them);
+4. the coupon is locked at marketing (key: the order id), if the quote applied one;
 5. ``creating`` → ``pending_payment`` with ``order.created`` in the outbox, in one commit.
 If 2–4 fail, what was taken is released and the order becomes ``failed``; the client gets
 the refusing service's 409/422. If the process dies in between, the sweeper finds the
@@ -18,12 +18,12 @@ from shared.errors import AppError, ServiceUnavailable
 from shared.http import UpstreamError
 from shared.logging import get_logger
 from shared.outbox import add_event
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from order.deps import Services
 from order.models import CartLine, Order, OrderItem, Transition
-from order.orders import lifecycle
+from order.orders import activities, lifecycle
 from order.orders.quotes import Quote, quote
 from order.orders.schemas import CheckoutIn, OrderOut
 from order.states import Status
@@ -39,6 +39,7 @@ async def create(services: Services, member_id: uuid.UUID, body: CheckoutIn) -> 
     order_id = uuid.uuid4()
     await _record_attempt(services, order_id, member_id, body, priced)
     try:
+        await activities.claim(services, order_id, member_id, body)  # group-buy, bargain
         await services.catalog.reserve(
             str(order_id),
             [(i.sku_id, i.quantity) for i in body.items],
@@ -47,6 +48,11 @@ async def create(services: Services, member_id: uuid.UUID, body: CheckoutIn) -> 
         if priced.breakdown.points_used:
             await services.member.hold_points(
                 member_id, str(order_id), priced.breakdown.points_used
+            )
+        # --- pricing, promotions and coupons ---
+        if priced.coupon is not None:
+            await services.marketing.lock_coupon(
+                priced.coupon.coupon_id, member_id, order_id, priced.coupon.discount_fen
             )
     except (AppError, OSError) as exc:
         await compensate(services, order_id, member_id, reason=f"creation refused: {exc}")
@@ -78,6 +84,7 @@ async def _record_attempt(
                 fulfilment=body.fulfilment,
                 address=priced.address.model_dump(mode="json") if priced.address else None,
                 pay_deadline_at=now + timedelta(seconds=services.settings.unpaid_timeout_s),
+                coupon_id=priced.coupon.coupon_id if priced.coupon else None,
             )
         )
         await session.flush()
@@ -128,7 +135,7 @@ async def _confirm(services: Services, order_id: uuid.UUID, body: CheckoutIn) ->
                 "member_id": str(order.member_id),
                 "total_fen": order.total_fen,
                 "items": lifecycle.item_payload(items),
-                "coupon_id": None,
+                "coupon_id": str(order.coupon_id) if order.coupon_id else None,
                 "points_used": order.points_used,
                 "pay_deadline_at": order.pay_deadline_at.isoformat(),
             },
@@ -159,6 +166,10 @@ async def compensate(
     try:
         await services.catalog.release(str(order_id))
         await services.member.release_points(member_id, str(order_id))
+        await activities.release(services, order_id)  # group-buy, bargain
+        # --- pricing, promotions and coupons ---
+        if await _coupon_of(services, order_id) is not None:
+            await services.marketing.release_coupon(order_id)
     except (AppError, OSError) as exc:
         if not (isinstance(exc, UpstreamError) and exc.status_code == 404):
             log.warning("order.compensation_pending", order_id=str(order_id), error=repr(exc))
@@ -180,3 +191,14 @@ async def compensate(
                 )
             )
     return True
+
+
+# --- pricing, promotions and coupons ---
+
+
+async def _coupon_of(services: Services, order_id: uuid.UUID) -> uuid.UUID | None:
+    async with services.sessionmaker() as session:
+        coupon_id: uuid.UUID | None = await session.scalar(
+            select(Order.coupon_id).where(Order.id == order_id)
+        )
+        return coupon_id

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from order import states
 from order.models import Order, OrderItem, Transition
+from order.orders import activities
 from order.orders.errors import OrderNotFound
 from order.orders.schemas import OrderItemOut
 from order.states import Status
@@ -38,6 +39,7 @@ async def items_of(session: AsyncSession, order_id: uuid.UUID) -> list[OrderItem
 def move(session: AsyncSession, order: Order, target: Status, actor: str, reason: str) -> None:
     """Apply one transition to a locked order (409 if illegal) and record it."""
     states.check(order.status, target)
+    activities.check_fulfilment(order, target)  # a group-buy waits for its group
     session.add(
         Transition(
             order_id=order.id,
@@ -53,7 +55,12 @@ def move(session: AsyncSession, order: Order, target: Status, actor: str, reason
 
 def item_payload(items: list[OrderItem]) -> list[dict[str, Any]]:
     return [
-        {"sku_id": str(i.sku_id), "quantity": i.quantity, "price_fen": i.unit_price_fen}
+        {
+            "sku_id": str(i.sku_id),
+            "quantity": i.quantity,
+            "price_fen": i.unit_price_fen,
+            "paid_fen": i.paid_fen,
+        }
         for i in items
     ]
 
@@ -69,7 +76,7 @@ async def cancel(session: AsyncSession, order: Order, actor: str, reason: str) -
             "order_id": str(order.id),
             "member_id": str(order.member_id),
             "reason": reason,
-            "coupon_id": None,
+            "coupon_id": str(order.coupon_id) if order.coupon_id else None,
             "points_used": order.points_used,
         },
     )

@@ -1,18 +1,20 @@
 """Turn a checkout request into a priced quote, asking each service for what it owns."""
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from shared.errors import Conflict, Unprocessable
+from shared.errors import Conflict, ServiceUnavailable, Unprocessable
+from shared.http import UpstreamError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from order import pricing
-from order.clients import ShippingAddress, SkuSnapshot
+from order.clients import MarketingClient, MemberLevel, ShippingAddress, SkuSnapshot
 from order.deps import Services
 from order.models import FreightRule
-from order.orders.errors import AddressRequired, CouponNotApplicable
-from order.orders.schemas import CheckoutIn, DiscountOut, LineOut, PreviewOut
+from order.orders import activities
+from order.orders.errors import AddressRequired
+from order.orders.schemas import CheckoutIn, CouponChoiceOut, DiscountOut, LineOut, PreviewOut
 
 
 class SkuUnavailable(Unprocessable):
@@ -28,6 +30,10 @@ class Quote:
     breakdown: pricing.Breakdown
     skus: dict[uuid.UUID, SkuSnapshot]
     address: ShippingAddress | None
+    # --- pricing, promotions and coupons ---
+    coupon: MarketingClient.CouponChoice | None = None  # applied (and locked at creation)
+    suggested_coupon: MarketingClient.CouponChoice | None = None
+    usable_coupons: list[MarketingClient.CouponChoice] = field(default_factory=list)
 
     def preview(self) -> PreviewOut:
         lines = []
@@ -59,16 +65,19 @@ class Quote:
             freight_rule=b.freight_rule,
             total_fen=b.total_fen,
             notes=b.notes,
+            coupon=_coupon_out(self.coupon),
+            suggested_coupon=_coupon_out(self.suggested_coupon),
+            usable_coupons=[c for c in map(_coupon_out, self.usable_coupons) if c is not None],
         )
 
 
 async def quote(
     services: Services, session: AsyncSession, member_id: uuid.UUID, body: CheckoutIn
 ) -> Quote:
-    if body.coupon_id is not None:
-        # Coupons are marketing's; until it serves them, none applies.
-        raise CouponNotApplicable("This coupon cannot be used for this order.")
     skus = await services.catalog.skus([i.sku_id for i in body.items])
+    # --- group-buy and bargain prices: the activity's unit price replaces catalog's ---
+    activity = await activities.price_for(services, member_id, body)
+    skus = activities.apply(activity, skus)
     missing = [
         i.sku_id for i in body.items if i.sku_id not in skus or skus[i.sku_id].status != "on_sale"
     ]
@@ -97,8 +106,14 @@ async def quote(
         if profile.level
         else None
     )
+    lines = [pricing.Line(str(i.sku_id), skus[i.sku_id].price_fen, i.quantity) for i in body.items]
+    if activity is None:
+        promotions, offer = await _promotions(services, member_id, profile.level, lines, body)
+    else:  # --- group-buy and bargain prices: no promotions, no coupon ---
+        promotions, offer = activities.no_promotions(lines)
     breakdown = pricing.compute(
-        [pricing.Line(str(i.sku_id), skus[i.sku_id].price_fen, i.quantity) for i in body.items],
+        lines,
+        promotions=promotions,
         level=level,
         points_requested=body.points,
         points_balance=profile.points_balance,
@@ -107,7 +122,56 @@ async def quote(
         freight=rule,
         pickup=body.fulfilment == "pickup",
     )
-    return Quote(breakdown=breakdown, skus=skus, address=address)
+    return Quote(
+        breakdown=breakdown,
+        skus=skus,
+        address=address,
+        coupon=offer.coupon,
+        suggested_coupon=offer.suggested_coupon,
+        usable_coupons=offer.usable_coupons,
+    )
+
+
+# --- pricing, promotions and coupons ---
+
+
+async def _promotions(
+    services: Services,
+    member_id: uuid.UUID,
+    level: MemberLevel | None,
+    lines: list[pricing.Line],
+    body: CheckoutIn,
+) -> tuple[pricing.Promotions, MarketingClient.Quote]:
+    """Marketing's engine: promotions, member-level prices and the chosen coupon. Its
+    refusals (``coupon_not_applicable``) reach the client as they are; marketing being
+    away is a 503: an order is never priced without its promotions."""
+    try:
+        answer = await services.marketing.quote(
+            member_id,
+            level,
+            [(uuid.UUID(line.sku_id), line.quantity, line.unit_price_fen) for line in lines],
+            body.coupon_id,
+        )
+    except UpstreamError as exc:
+        if exc.status_code >= 500:
+            raise ServiceUnavailable("Marketing is unavailable; try again.") from exc
+        raise
+    paid = {line.sku_id: line.paid_fen for line in answer.lines}
+    return (
+        pricing.Promotions(
+            paid_fen=[paid[uuid.UUID(line.sku_id)] for line in lines],
+            discounts=[pricing.Discount(d.kind, d.rule, d.amount_fen) for d in answer.discounts],
+        ),
+        answer,
+    )
+
+
+def _coupon_out(choice: MarketingClient.CouponChoice | None) -> CouponChoiceOut | None:
+    if choice is None:
+        return None
+    return CouponChoiceOut(
+        coupon_id=choice.coupon_id, name=choice.name, discount_fen=choice.discount_fen
+    )
 
 
 async def _freight_rule(session: AsyncSession, province: str | None) -> pricing.FreightRule | None:

@@ -10,6 +10,15 @@ class ItemIn(BaseModel):
     quantity: int = Field(ge=1, le=99)
 
 
+class ActivityIn(BaseModel):
+    """A marketing activity pricing the checkout: a group-buy slot or a bargain (its id)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["group_buy", "bargain"]
+    ref: uuid.UUID
+
+
 class CheckoutIn(BaseModel):
     """The preview's and the order's input: never a price."""
 
@@ -21,6 +30,8 @@ class CheckoutIn(BaseModel):
     address_id: uuid.UUID | None = None
     fulfilment: Literal["delivery", "pickup"] = "delivery"
     from_cart: bool = False
+    # Group-buy or bargain price: one item, quantity 1, no coupon, no promotions.
+    activity: ActivityIn | None = None
 
     @model_validator(mode="after")
     def _distinct_skus(self) -> "CheckoutIn":
@@ -47,6 +58,12 @@ class DiscountOut(BaseModel):
     amount_fen: int
 
 
+class CouponChoiceOut(BaseModel):
+    coupon_id: uuid.UUID
+    name: str
+    discount_fen: int
+
+
 class PreviewOut(BaseModel):
     lines: list[LineOut]
     goods_fen: int
@@ -57,6 +74,10 @@ class PreviewOut(BaseModel):
     freight_rule: str
     total_fen: int
     notes: list[str]
+    coupon: CouponChoiceOut | None = None  # the coupon applied (coupon_id)
+    suggested_coupon: CouponChoiceOut | None = None  # the member's best coupon for this order
+    # Every coupon of the member that applies to this order, best first.
+    usable_coupons: list[CouponChoiceOut] = []
 
 
 class OrderItemOut(BaseModel):

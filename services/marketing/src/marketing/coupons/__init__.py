@@ -1,0 +1,1 @@
+"""Coupons: templates, claiming, the member's wallet, locks for orders, expiry."""

@@ -1,0 +1,1 @@
+"""Flash sales (秒杀): scheduling, the Redis purchase step, tickets, reconciliation."""

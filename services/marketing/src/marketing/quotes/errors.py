@@ -1,0 +1,5 @@
+from shared.errors import Unprocessable
+
+
+class QuoteSkuUnknown(Unprocessable):
+    code = "sku_unavailable"
