@@ -5,7 +5,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from shared.app import create_service_app
-from shared.http import create_http_client
 from shared.probes import probes_router
 
 from marketing.abandoned_carts import endpoints as abandoned_carts
@@ -15,7 +14,7 @@ from marketing.flash_sales import endpoints as flash_sales
 from marketing.flash_sales.hot import FlashSaleHotPath
 from marketing.group_buys import endpoints as group_buys
 from marketing.group_buys import prices as activity_prices
-from marketing.peers import CatalogPeer, Peers
+from marketing.peers import Peers
 from marketing.promotions import endpoints as promotions
 from marketing.quotes import endpoints as quotes
 from marketing.referrals import endpoints as referrals
@@ -29,16 +28,12 @@ def create_app() -> FlashSaleHotPath:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # --- coupons and promotions: catalog for quotes (product ids, category paths) ---
-        quote_catalog_http = create_http_client(settings.catalog_url)
-        app.state.quote_catalog = CatalogPeer(quote_catalog_http, "catalog")
-        # --- group-buy, bargain, referral, abandoned cart ---
-        app.state.activity_peers = Peers.build(settings)
+        # Catalog (quotes, activities), order (stale carts) and member (messages).
+        app.state.peers = Peers.build(settings)
         try:
             yield
         finally:
-            await quote_catalog_http.aclose()
-            await app.state.activity_peers.aclose()
+            await app.state.peers.aclose()
 
     app = create_service_app(
         settings,

@@ -1,6 +1,6 @@
-"""Typed clients of the services the marketing activities ask (group-buy, bargain,
-referral, abandoned cart): catalog (SKUs, categories), order (stale carts) and member
-(subscription messages). Contracts: ``docs/contracts.md``."""
+"""Typed clients of the services marketing's HTTP app asks: catalog (SKUs and category
+paths for quotes and activities), order (stale carts) and member (subscription messages).
+Built once in the app's lifespan as ``app.state.peers``. Contracts: ``docs/contracts.md``."""
 
 import uuid
 from dataclasses import dataclass

@@ -44,6 +44,6 @@ async def list_offers(session: SessionDep, member_id: uuid.UUID | None = None) -
 @admin.post("/scan")
 async def scan_now(request: Request) -> ScanOut:
     """Run one scan now (the consumer runs one every ``abandoned_cart_scan_interval_s``)."""
-    peers: Peers = request.app.state.activity_peers
+    peers: Peers = request.app.state.peers
     made = await service.scan(request.app.state.sessionmaker, peers, request.app.state.settings)
     return ScanOut(offers=made)

@@ -13,7 +13,7 @@ internal = APIRouter(prefix="/internal/v1/marketing", tags=["quotes (internal)"]
 
 
 def _catalog(request: Request) -> CatalogPeer:
-    catalog: CatalogPeer = request.app.state.quote_catalog
+    catalog: CatalogPeer = request.app.state.peers.catalog
     return catalog
 
 
