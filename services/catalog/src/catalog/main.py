@@ -31,7 +31,8 @@ def create_app() -> HotReads:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pages = ProductPages(app.state.engine, app.state.redis, settings)
-        finder = ProductSearch(app.state.engine, settings)
+        finder = ProductSearch(settings)
+        await finder.open()
         app.state.product_pages = pages
         app.state.product_search = finder
 
@@ -58,6 +59,7 @@ def create_app() -> HotReads:
         finally:
             hot.bind(None, None)
             await pages.close()
+            await finder.close()
             stop.set()
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(listener, timeout=3)

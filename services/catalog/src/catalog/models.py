@@ -73,6 +73,10 @@ class Brand(Base):
     updated_at: Mapped[datetime] = _now_column()
 
 
+# GIN pending lists (scanned in full by every search) kept short: catalog_0004.
+_SHORT_PENDING_LIST = {"gin_pending_list_limit": 128}
+
+
 class Product(Base):
     """An SPU. ``price_fen`` / ``market_price_fen`` are its lowest active SKU's, kept on write
     for listing, filtering and sorting. ``search_*`` columns are derived on write."""
@@ -133,18 +137,21 @@ class Product(Base):
             "search_text",
             postgresql_using="gin",
             postgresql_ops={"search_text": "gin_trgm_ops"},
+            postgresql_with=_SHORT_PENDING_LIST,
         ),
         Index(
             "ix_products_search_pinyin",
             "search_pinyin",
             postgresql_using="gin",
             postgresql_ops={"search_pinyin": "gin_trgm_ops"},
+            postgresql_with=_SHORT_PENDING_LIST,
         ),
         Index(
             "ix_products_search_initials",
             "search_initials",
             postgresql_using="gin",
             postgresql_ops={"search_initials": "gin_trgm_ops"},
+            postgresql_with=_SHORT_PENDING_LIST,
         ),
     )
 

@@ -27,5 +27,7 @@ class CatalogSettings(ServiceSettings):
     # Search answers kept in-process (0 turns the cache off).
     search_cache_ttl_s: float = 5.0
     search_cache_max: int = 4096
+    # Search reads run on their own asyncpg pool (no pre-ping, no transaction): its size.
+    search_pool_size: int = 8
     # The Redis pub/sub channel the consumer announces changed products on.
     invalidation_channel: str = "catalog:product-invalidations"
