@@ -19,12 +19,12 @@ from shared.health import Check, Draining, drain_on_sigterm, health_router, run_
 from shared.logging import configure_logging
 from shared.middleware import RequestContextMiddleware
 from shared.redis import create_redis
+from shared.redis_pipe import RedisPipe
 from starlette.types import Receive, Scope, Send
 
 from gateway.edge import Edge, Resources
 from gateway.openapi import OpenApiMerger
 from gateway.ratelimit import RateLimiter
-from gateway.redis_pipe import RedisPipe
 from gateway.rules import PREFIXES
 from gateway.settings import GatewaySettings
 from gateway.signatures import ApiKeyStore, SignatureVerifier

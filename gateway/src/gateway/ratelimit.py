@@ -9,7 +9,8 @@ The clock is Redis's own (``TIME``), the same for every gateway replica.
 import math
 from dataclasses import dataclass
 
-from gateway.redis_pipe import RedisPipe, RedisPipeError
+from shared.redis_pipe import RedisPipe, RedisPipeError, Script
+
 from gateway.settings import RateLimit
 
 # KEYS: the counters. ARGV: for each key, its emission interval then its period, both in
@@ -48,6 +49,7 @@ for i = 1, n do
 end
 return {1, 0, least_room, least_reset, least_index}
 """
+_GCRA = Script(GCRA)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +91,7 @@ class RateLimiter:
             period_us = int(c.limit.period_s * 1_000_000)
             args += [max(period_us // c.limit.limit, 1), period_us]
         try:
-            reply = await self._redis.eval(GCRA, [f"rl:{c.key}" for c in counters], args)
+            reply = await self._redis.eval(_GCRA, [f"rl:{c.key}" for c in counters], args)
         except RedisPipeError as exc:
             raise RateLimiterUnavailable(str(exc)) from exc
         assert isinstance(reply, list)

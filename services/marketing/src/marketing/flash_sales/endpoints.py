@@ -12,7 +12,7 @@ from shared.pagination import Page, PageParamsDep
 
 from marketing.flash_sales import repository, service
 from marketing.flash_sales.clients import FlashPeers
-from marketing.flash_sales.desk import Desk
+from marketing.flash_sales.desk import Desk, shared_desk
 from marketing.flash_sales.errors import FlashSaleLoadFailed, FlashSaleNotFound
 from marketing.flash_sales.schemas import (
     FlashSaleAdminRead,
@@ -40,11 +40,7 @@ def _settings(request: Request) -> MarketingSettings:
 
 
 def _desk(request: Request) -> Desk:
-    state = request.app.state
-    if getattr(state, "flash_desk", None) is None:
-        state.flash_desk = Desk(state.redis, _settings(request))
-    desk: Desk = state.flash_desk
-    return desk
+    return shared_desk(request.app, _settings(request))
 
 
 def _peers(request: Request) -> FlashPeers:

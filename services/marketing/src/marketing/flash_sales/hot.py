@@ -9,19 +9,19 @@ while calling Redis) goes on to the FastAPI app unchanged, which validates, look
 PostgreSQL and answers the error shape as usual.
 """
 
-import json
 import time
 import uuid
 from typing import Any
 
+import orjson
+from fastapi import FastAPI
 from prometheus_client.metrics import Counter, Histogram
 from shared.context import REQUEST_ID_HEADER, bind_request_id
 from shared.logging import get_logger
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
-from shared.redis import create_redis
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
-from marketing.flash_sales.desk import Answer, Desk
+from marketing.flash_sales.desk import Answer, Desk, shared_desk
 from marketing.flash_sales.store import sale_of_ticket
 from marketing.settings import MarketingSettings
 
@@ -38,6 +38,9 @@ _TOKEN = b"x-purchase-token"
 _IDEMPOTENCY = b"idempotency-key"
 _JSON = (b"content-type", b"application/json")
 _MAX_BODY = 4096
+_BODY_KEYS = frozenset({"sku_id", "quantity", "token", "address_id"})
+_sales: dict[str, uuid.UUID] = {}  # path → sale id, for the few sales that run at a time
+_skus: dict[str, str] = {}  # sku id as sent → canonical form
 
 
 class _Metrics:
@@ -58,24 +61,41 @@ class _Metrics:
 
 
 def parse_purchase_path(path: str) -> uuid.UUID | None:
+    known = _sales.get(path)
+    if known is not None:
+        return known
     if not path.startswith(PREFIX) or not path.endswith(_SUFFIX):
         return None
     raw = path[len(PREFIX) : -len(_SUFFIX)]
     if len(raw) != 36:
         return None
     try:
-        return uuid.UUID(raw)
+        sale_id = uuid.UUID(raw)
     except ValueError:
         return None
+    if len(_sales) > 1000:
+        _sales.clear()
+    _sales[path] = sale_id
+    return sale_id
+
+
+def _canonical(value: str) -> str:
+    """A UUID string in canonical form (raises ValueError)."""
+    known = _skus.get(value)
+    if known is None:
+        if len(_skus) > 1000:
+            _skus.clear()
+        known = _skus[value] = str(uuid.UUID(value))
+    return known
 
 
 def parse_purchase_body(body: bytes) -> tuple[str, int, str | None, str | None] | None:
     """``(sku_id, quantity, token, address_id)`` of a well-formed body, else None."""
     try:
-        data = json.loads(body)
-    except ValueError:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
         return None
-    if not isinstance(data, dict) or not set(data) <= {"sku_id", "quantity", "token", "address_id"}:
+    if not isinstance(data, dict) or not _BODY_KEYS.issuperset(data):
         return None
     sku, quantity = data.get("sku_id"), data.get("quantity", 1)
     token, address = data.get("token"), data.get("address_id")
@@ -86,7 +106,7 @@ def parse_purchase_body(body: bytes) -> tuple[str, int, str | None, str | None] 
     if address is not None and not isinstance(address, str):
         return None
     try:
-        sku = str(uuid.UUID(sku))
+        sku = _canonical(sku)
         address = str(uuid.UUID(address)) if address is not None else None
     except ValueError:
         return None
@@ -96,7 +116,7 @@ def parse_purchase_body(body: bytes) -> tuple[str, int, str | None, str | None] 
 class FlashSaleHotPath:
     """ASGI: purchase and ticket answered from Redis; everything else to ``app``."""
 
-    def __init__(self, app: ASGIApp, settings: MarketingSettings) -> None:
+    def __init__(self, app: FastAPI, settings: MarketingSettings) -> None:
         self.app = app
         self._settings = settings
         self._metrics = _Metrics(settings.service_name)
@@ -105,10 +125,13 @@ class FlashSaleHotPath:
     @property
     def desk(self) -> Desk:
         if self._desk is None:  # made in the serving event loop, on first use
-            self._desk = Desk(create_redis(self._settings.redis_url), self._settings)
+            self._desk = shared_desk(self.app, self._settings)
         return self._desk
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, self._closing(send))
+            return
         if scope["type"] == "http":
             path: str = scope["path"]
             method: str = scope["method"]
@@ -174,6 +197,16 @@ class FlashSaleHotPath:
         await self._answer(scope, send, answer, "GET", TICKET_ROUTE, started)
         return True
 
+    def _closing(self, send: Send) -> Send:
+        """``send`` for the lifespan: the Redis connection is closed at shutdown."""
+
+        async def closing(message: Message) -> None:
+            if message["type"] == "lifespan.shutdown.complete" and self._desk is not None:
+                await self._desk.pipe.close()
+            await send(message)
+
+        return closing
+
     async def _answer(
         self, scope: Scope, send: Send, answer: Answer, method: str, route: str, started: float
     ) -> None:
@@ -182,7 +215,7 @@ class FlashSaleHotPath:
         payload: dict[str, Any] = answer.body
         if "error" in payload:
             payload["error"]["request_id"] = request_id
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        body = orjson.dumps(payload)
         headers = [
             _JSON,
             (b"content-length", str(len(body)).encode()),

@@ -13,6 +13,8 @@ Keys of sale ``S`` share the hash tag ``{fs:S}`` (one Redis Cluster slot):
 A ticket is ``<sale id hex>-<16 hex>``, so its sale is known without a lookup.
 """
 
+import hashlib
+import os
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -128,9 +130,7 @@ return {total, #keep, pushed, removed, doubly, fixed}
 def new_ticket(sale_id: uuid.UUID, token: str | None = None) -> str:
     """A fresh ticket, or (for a client's idempotency key) the same one every time."""
     if token is None:
-        return f"{sale_id.hex}-{uuid.uuid4().hex[:16]}"
-    import hashlib
-
+        return f"{sale_id.hex}-{os.urandom(8).hex()}"
     return f"{sale_id.hex}-{hashlib.sha256(token.encode()).hexdigest()[:16]}"
 
 

@@ -9,7 +9,7 @@ import time
 
 def _mac(key: bytes, sale_id: str, member_id: str, expires: int) -> str:
     message = f"{sale_id}|{member_id}|{expires}".encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()[:24]
+    return hmac.digest(key, message, hashlib.sha256).hex()[:24]
 
 
 def issue(key: bytes, sale_id: str, member_id: str, ttl_s: int) -> tuple[str, int]:
