@@ -57,7 +57,7 @@ async def test_make_run_serves_the_suite_and_ctrl_c_leaves_nothing() -> None:
 
                 # 21 processes start on 2 cores (about 1 min on a quiet machine); the
                 # allowance covers a loaded CI machine, it is not a speed check.
-                await eventually(suite_ready, timeout=300, interval=0.5)
+                await eventually(suite_ready, timeout=240, interval=0.5)
                 assert (await client.get("/readyz")).json()["status"] == "ready"
                 services = (await client.get("/readyz/services")).json()["services"]
                 assert services == {s: "ok" for s in SERVICES}
