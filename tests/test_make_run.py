@@ -8,13 +8,14 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from pathlib import Path
 
 import httpx
 import psutil
 from devstack.infra import SERVICES, free_port, port_open
 from devstack.stack import DEV_ADMIN_PASSWORD, DEV_ADMIN_USERNAME
 
-from tests.support import eventually
+from tests.support import LOG_DIR, eventually
 
 
 async def test_make_run_serves_the_suite_and_ctrl_c_leaves_nothing() -> None:
@@ -23,7 +24,14 @@ async def test_make_run_serves_the_suite_and_ctrl_c_leaves_nothing() -> None:
     while any(port_open(port_base + i) for i in range(5)):
         port_base = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MINIMALL_")}
-    with tempfile.TemporaryDirectory(prefix="minimall-run-") as data_dir:
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log_path = LOG_DIR / f"make-run-{gateway_port}.log"
+    # The runner's children inherit its stdout: a file never fills up and blocks them the
+    # way an undrained pipe does, and it is there to read when the test fails.
+    with (
+        tempfile.TemporaryDirectory(prefix="minimall-run-") as data_dir,
+        log_path.open("w") as log,
+    ):
         runner = subprocess.Popen(
             [
                 sys.executable,
@@ -40,11 +48,9 @@ async def test_make_run_serves_the_suite_and_ctrl_c_leaves_nothing() -> None:
                 str(sim_port),
             ],
             env=env,
-            stdout=subprocess.PIPE,
+            stdout=log,
             stderr=subprocess.STDOUT,
-            text=True,
         )
-        banner: list[str] = []
         try:
             gateway = f"http://127.0.0.1:{gateway_port}"
             async with httpx.AsyncClient(base_url=gateway, timeout=5) as client:
@@ -57,7 +63,10 @@ async def test_make_run_serves_the_suite_and_ctrl_c_leaves_nothing() -> None:
 
                 # 21 processes start on 2 cores (about 1 min on a quiet machine); the
                 # allowance covers a loaded CI machine, it is not a speed check.
-                await eventually(suite_ready, timeout=240, interval=0.5)
+                try:
+                    await eventually(suite_ready, timeout=240, interval=0.5)
+                except AssertionError as exc:
+                    raise AssertionError(f"not ready; the runner said:\n{_tail(log_path)}") from exc
                 assert (await client.get("/readyz")).json()["status"] == "ready"
                 services = (await client.get("/readyz/services")).json()["services"]
                 assert services == {s: "ok" for s in SERVICES}
@@ -113,15 +122,15 @@ async def test_make_run_serves_the_suite_and_ctrl_c_leaves_nothing() -> None:
             tree = psutil.Process(runner.pid).children(recursive=True)
             assert len(tree) >= 17  # 5 x (http, consumer, relay), gateway, simulator, 3 servers
             runner.send_signal(signal.SIGINT)  # Ctrl-C
-            out, _ = await asyncio.to_thread(runner.communicate, timeout=60)
-            banner = out.splitlines()
+            await asyncio.to_thread(runner.wait, timeout=60)
         finally:
             if runner.poll() is None:
                 runner.kill()
                 runner.wait()
-        assert runner.returncode == 0, "\n".join(banner[-40:])
+        banner = log_path.read_text(errors="replace")
+        assert runner.returncode == 0, _tail(log_path)
         assert not [p for p in tree if _alive(p)], "processes left behind"
-        infra_ports = [int(m) for m in re.findall(r"127\.0\.0\.1:(\d+)", "\n".join(banner))]
+        infra_ports = [int(m) for m in re.findall(r"127\.0\.0\.1:(\d+)", banner)]
         for port in {gateway_port, *range(port_base, port_base + 5), *infra_ports}:
             assert not port_open(port), f"port {port} still bound"
 
@@ -131,3 +140,7 @@ def _alive(process: psutil.Process) -> bool:
         return bool(process.is_running() and process.status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False
+
+
+def _tail(path: Path, lines: int = 60) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
