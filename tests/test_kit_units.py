@@ -1,9 +1,14 @@
-"""Pure parts of the kit: envelope, topics, settings prefixes, backoff."""
+"""Pure parts of the kit: envelope, topics, settings prefixes, backoff, join stalls."""
 
+import asyncio
 import uuid
+from typing import cast
 
 import pytest
+from shared.db import SessionMaker
 from shared.events import Event, topic_for
+from shared.inbox import EventConsumer, GroupJoinStalled
+from shared.kafka import AIOKafkaConsumer
 from shared.outbox import Backoff
 from shared.settings import ServiceSettings, service_config
 
@@ -51,3 +56,27 @@ def test_backoff_doubles_to_its_cap_and_resets() -> None:
     assert [backoff.next() for _ in range(5)] == [0.5, 1.0, 2.0, 3, 3]
     backoff.reset()
     assert backoff.next() == 0.5
+
+
+class _NeverAssigned:
+    """A consumer stuck waiting for the group to assign it partitions: aiokafka's
+    ``getmany`` then waits without a limit (seen on Tansu with a departed leader)."""
+
+    async def getmany(self, timeout_ms: int, max_records: int) -> dict[object, list[object]]:
+        await asyncio.Event().wait()
+        return {}
+
+
+async def test_a_consumer_never_given_partitions_gives_up_and_rejoins(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("shared.inbox.JOIN_STALL_S", 0.2)
+    consumer = EventConsumer(
+        ServiceSettings(service_name="t"), cast(SessionMaker, None), {"order.paid": _noop}
+    )
+    with pytest.raises(GroupJoinStalled):
+        await consumer._poll(cast(AIOKafkaConsumer, _NeverAssigned()), asyncio.Event())
+
+
+async def _noop(session: object, event: Event) -> None:
+    return None

@@ -23,3 +23,6 @@ class OrderSettings(ServiceSettings):
     # Points as money: 100 points are 1 yuan; at most this share of the goods (basis points).
     points_fen_each: int = 1
     points_max_share_bp: int = 5000
+    # The consumer group of `python -m order.flash_sales`. Change it only knowingly: a new
+    # group starts from the earliest retained intent (order creation is idempotent by ticket).
+    flash_sale_group_id: str = "order-flash-sale"
