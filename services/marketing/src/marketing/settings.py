@@ -53,6 +53,8 @@ class MarketingSettings(ServiceSettings):
     # A ticket still queued after this is published again (a lost intent); an accepted
     # purchase that PostgreSQL has not recorded after this is an alert.
     flash_sale_requeue_after_s: float = 20.0
+    # Later copies of a still-unanswered intent wait twice as long each time, up to this.
+    flash_sale_requeue_max_s: float = 600.0
     # A sale is settled at catalog (unsold slots released) this long after its end plus
     # its payment window.
     flash_sale_settle_grace_s: int = 120

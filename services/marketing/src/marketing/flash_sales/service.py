@@ -53,6 +53,22 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
+def requeue_due(
+    recorded_at: datetime,
+    requeued_at: datetime | None,
+    now: datetime,
+    after_s: float,
+    max_s: float,
+) -> bool:
+    """Whether a queued ticket with no order is published again now: ``after_s`` after it
+    was recorded, then after waits that double (each as long as the ticket had waited
+    before), at most ``max_s`` apart. A long outage of order's consumers therefore adds a
+    few copies of each intent to Kafka, not one every ``after_s``."""
+    last = requeued_at or recorded_at
+    wait = max(after_s, min((last - recorded_at).total_seconds(), max_s))
+    return (now - last).total_seconds() >= wait
+
+
 def status_of(sale: FlashSale, now: datetime) -> SaleStatus:
     if sale.status == "cancelled":
         return "cancelled"

@@ -336,16 +336,21 @@ class FlashSaleWorker:
         except (AppError, OSError) as exc:
             check.problems.append(f"orders unavailable: {exc}")
             return
-        requeue_before = service.now_utc() - timedelta(
-            seconds=self.settings.flash_sale_requeue_after_s
-        )
+        now = service.now_utc()
+        requeue_before = now - timedelta(seconds=self.settings.flash_sale_requeue_after_s)
         k = SaleKeys.of(sale.id)
         for ticket, t in recorded.items():
             order = orders.get(ticket)
             if order is None:
                 if t.status == "ordered":
                     check.orders_missing += 1
-                elif t.status == "queued" and (t.requeued_at or t.recorded_at) < requeue_before:
+                elif t.status == "queued" and service.requeue_due(
+                    t.recorded_at,
+                    t.requeued_at,
+                    now,
+                    self.settings.flash_sale_requeue_after_s,
+                    self.settings.flash_sale_requeue_max_s,
+                ):
                     # The intent (or its answer) was lost on the way: publish it again;
                     # order creation is idempotent by ticket.
                     service.publish_intent(session, sale, t)
