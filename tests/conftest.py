@@ -22,9 +22,20 @@ from shared.db import create_engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 from wechat_sim.pay.keys import DevKeys
 
-from tests.support import Processes
+from tests.support import PrivateBroker, Processes
 
 DB_PREFIX = "t_"
+
+
+@pytest.fixture(scope="module")
+def private_broker() -> Iterator[PrivateBroker]:
+    """A broker of the module's own, for tests that take the broker down."""
+    with tempfile.TemporaryDirectory(prefix="minimall-test-kafka-") as data_dir:
+        broker = PrivateBroker(Path(data_dir))
+        try:
+            yield broker
+        finally:
+            broker.server.stop()
 
 
 @pytest.fixture(scope="session")

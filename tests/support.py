@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from devstack.infra import Server, start_kafka
+
 T = TypeVar("T")
 
 LOG_DIR = Path(os.environ.get("MINIMALL_TEST_LOG_DIR", "/tmp/minimall-test-logs"))
@@ -72,3 +74,25 @@ class Processes:
                 process.kill()
                 process.wait()
         self.running.clear()
+
+
+class PrivateBroker:
+    """An embedded broker for one test module, which may stop and restart it. The session's
+    broker is never restarted: the embedded one keeps nothing across a restart, so every
+    topic and committed offset the later modules' consumers rely on would be gone."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.server: Server = start_kafka(data_dir)
+        self.bootstrap = f"127.0.0.1:{self.server.port}"
+
+    def env(self, env: dict[str, str]) -> dict[str, str]:
+        """``env`` with every service's Kafka address pointing here."""
+        kafka = {k: self.bootstrap for k in env if k.endswith("_KAFKA_BOOTSTRAP_SERVERS")}
+        return {**env, **kafka}
+
+    def drop(self) -> None:
+        self.server.stop()
+
+    def restore(self) -> None:
+        self.server = start_kafka(self.data_dir, port=self.server.port)

@@ -1,7 +1,8 @@
 """The flash-sale race under failure: one order consumer is killed with SIGKILL and
 restarted mid-race, and the broker drops for a few seconds (the embedded broker keeps
 nothing across a restart: events in flight are lost, which the reconciler must make good).
-Still exactly the units sold, every accepted ticket final, no unit lost."""
+Still exactly the units sold, every accepted ticket final, no unit lost.
+The suite runs on a broker of its own (``private_broker``)."""
 
 import asyncio
 import signal
@@ -9,7 +10,6 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-from devstack.infra import Infra
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.flashkit import (
@@ -24,14 +24,16 @@ from tests.flashkit import (
     token,
 )
 from tests.shopkit import product
+from tests.support import PrivateBroker
 
 UNITS = 100
 MEMBERS = 600
 
 
 @pytest.fixture(scope="module")
-def suite(envs: dict[str, dict[str, str]]) -> Iterator[FlashSuite]:
-    yield from start_suite(envs, "chaos", flash_consumers=2)
+def suite(envs: dict[str, dict[str, str]], private_broker: PrivateBroker) -> Iterator[FlashSuite]:
+    own = {service: private_broker.env(env) for service, env in envs.items()}
+    yield from start_suite(own, "chaos", flash_consumers=2)
 
 
 @pytest.fixture
@@ -41,7 +43,10 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def test_race_survives_a_killed_consumer_and_a_broker_outage(
-    http: httpx.AsyncClient, suite: FlashSuite, infra: Infra, engines: dict[str, AsyncEngine]
+    http: httpx.AsyncClient,
+    suite: FlashSuite,
+    private_broker: PrivateBroker,
+    engines: dict[str, AsyncEngine],
 ) -> None:
     sku = await product(http, suite, stock=UNITS + 50)
     sale = await create_sale(http, suite, sku, UNITS)
@@ -65,9 +70,9 @@ async def test_race_survives_a_killed_consumer_and_a_broker_outage(
     answers = await racing
     suite.procs.start("chaos-order-flash-0", "-m", "order.flash_sales")
     # The broker drops for a few seconds while tickets are on their way to orders.
-    infra.stop_kafka()
+    private_broker.drop()
     await asyncio.sleep(3)
-    infra.start_kafka()
+    private_broker.restore()
 
     accepted = {
         r.json()["ticket"]: m for r, m in zip(answers, members, strict=True) if r.status_code == 202

@@ -5,7 +5,6 @@ import signal
 import uuid
 
 import httpx
-from devstack.infra import Infra
 from shared.events import Event
 from shared.inbox import InboxRow
 from shared.kafka import EventProducer
@@ -15,7 +14,7 @@ from shared.settings import InfraSettings
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from tests.support import Processes, eventually
+from tests.support import PrivateBroker, Processes, eventually
 
 
 async def stage_probe(engine: AsyncEngine, source: str = "order") -> tuple[uuid.UUID, Event]:
@@ -128,15 +127,16 @@ async def test_writes_succeed_while_broker_is_down_and_events_arrive_after(
     processes: Processes,
     engines: dict[str, AsyncEngine],
     envs: dict[str, dict[str, str]],
-    infra: Infra,
+    private_broker: PrivateBroker,
 ) -> None:
     order, catalog = engines["order"], engines["catalog"]
     port = envs["order"]["ORDER_HTTP_PORT"]
+    own = private_broker.env(processes.env)
     processes.start(
-        "order-http", "-m", "uvicorn", "order.main:create_app", "--factory", "--port", port
+        "order-http", "-m", "uvicorn", "order.main:create_app", "--factory", "--port", port, env=own
     )
-    processes.start("order-relay", "-m", "shared.relay", "order")
-    processes.start("catalog-consumer", "-m", "catalog.consumer")
+    processes.start("order-relay", "-m", "shared.relay", "order", env=own)
+    processes.start("catalog-consumer", "-m", "catalog.consumer", env=own)
     base = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base, timeout=10) as client:
 
@@ -151,7 +151,7 @@ async def test_writes_succeed_while_broker_is_down_and_events_arrive_after(
         await delivered(catalog, uuid.UUID(warm["probe_id"]), timeout=60)
 
         loop = asyncio.get_running_loop()
-        infra.stop_kafka()
+        private_broker.drop()
         stopped_at = loop.time()
         sent = []
         for _ in range(20):
@@ -166,7 +166,7 @@ async def test_writes_succeed_while_broker_is_down_and_events_arrive_after(
         ready = await client.get("/readyz")
         assert ready.status_code == 503
         assert ready.json()["error"]["code"] == "not_ready"
-        infra.start_kafka()
+        private_broker.restore()
 
     for probe in sent:
         await delivered(catalog, uuid.UUID(probe["probe_id"]), timeout=90)

@@ -136,14 +136,6 @@ class Infra:
             if name in self.servers:
                 self.servers[name].stop()
 
-    # The tests stop and start the broker to prove the outbox rides out an outage.
-    def stop_kafka(self) -> None:
-        self.servers["kafka"].stop()
-
-    def start_kafka(self) -> None:
-        server = self.servers["kafka"]
-        _start_tansu(server)
-
 
 def _postgres_user() -> str | None:
     if os.geteuid() != 0:
