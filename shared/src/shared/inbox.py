@@ -237,10 +237,6 @@ class EventConsumer:
 
     async def _handle_records(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         """One partition's fetched records, in order; runs of a batch type go together."""
-        if not self._batch_handlers:
-            for record in records:
-                await self._handle_record(record)
-            return
         run: list[Decoded] = []
         for record in records:
             try:
@@ -250,23 +246,18 @@ class EventConsumer:
                 run = []
                 await self._dead_letter(record, None, f"unreadable envelope: {exc}")
                 continue
+            if run and run[0][1].type != event.type:
+                await self._handle_run(run)
+                run = []
             if event.type in self._batch_handlers:
-                if run and run[0][1].type != event.type:
-                    await self._handle_run(run)
-                    run = []
                 run.append((record, event))
-                continue
-            await self._handle_run(run)
-            run = []
-            with request_context(event.request_id):
-                await self._handle_event(record, event)
+            else:
+                await self._one_by_one([(record, event)])
         await self._handle_run(run)
 
     async def _handle_run(self, run: Sequence[Decoded]) -> None:
         if len(run) <= 1:
-            for record, event in run:
-                with request_context(event.request_id):
-                    await self._handle_event(record, event)
+            await self._one_by_one(run)
             return
         kind = run[0][1].type
         events = [event for _, event in run]
@@ -275,9 +266,7 @@ class EventConsumer:
                 applied = await handle_batch_once(session, events, self._batch_handlers[kind])
         except Exception as exc:  # one by one: retries, and a poison event is parked alone
             log.warning("consumer.batch_failed", type=kind, size=len(run), error=repr(exc))
-            for record, event in run:
-                with request_context(event.request_id):
-                    await self._handle_event(record, event)
+            await self._one_by_one(run)
             return
         duplicates = len(events) - len(applied)
         CONSUMER_HANDLED.labels(self.group_id, kind, "handled").inc(len(applied))
@@ -285,14 +274,10 @@ class EventConsumer:
             CONSUMER_HANDLED.labels(self.group_id, kind, "duplicate").inc(duplicates)
         log.info("consumer.batch_handled", type=kind, handled=len(applied), duplicates=duplicates)
 
-    async def _handle_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        try:
-            event = Event.from_bytes(record.value or b"")
-        except ValueError as exc:
-            await self._dead_letter(record, None, f"unreadable envelope: {exc}")
-            return
-        with request_context(event.request_id):
-            await self._handle_event(record, event)
+    async def _one_by_one(self, run: Sequence[Decoded]) -> None:
+        for record, event in run:
+            with request_context(event.request_id):
+                await self._handle_event(record, event)
 
     async def _handle_event(self, record: ConsumerRecord[bytes, bytes], event: Event) -> None:
         handler = self._handlers.get(event.type)

@@ -354,7 +354,7 @@ class FlashSaleWorker:
                     # The intent (or its answer) was lost on the way: publish it again;
                     # order creation is idempotent by ticket.
                     service.publish_intent(session, sale, t)
-                    t.requeued_at = service.now_utc()
+                    t.requeued_at = now
                     check.tickets_requeued += 1
                 continue
             settled = (t.requeued_at or t.recorded_at) < requeue_before  # not an event in flight
