@@ -9,6 +9,8 @@ import httpx
 from shared.events import Event
 from shared.kafka import EventProducer
 from shared.settings import InfraSettings
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 STAFF = {"X-Auth-Staff-Id": str(uuid.uuid4()), "X-Auth-Staff-Roles": "admin"}
 
@@ -128,3 +130,12 @@ async def publish(envs: dict[str, dict[str, str]], event: Event) -> None:
         await producer.publish(event)
     finally:
         await producer.stop()
+
+
+async def order_statuses(order_db: AsyncEngine, me: dict[str, str]) -> list[str]:
+    """The statuses of the member's orders, sorted."""
+    async with AsyncSession(order_db) as session:
+        rows = await session.scalars(
+            text("SELECT status FROM orders WHERE member_id = :m"), {"m": me["X-Auth-Member-Id"]}
+        )
+        return sorted(rows.all())

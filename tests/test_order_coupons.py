@@ -16,7 +16,16 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tests.conftest import _wait_http
-from tests.shopkit import available, checkout, create, member, product, publish, shopper
+from tests.shopkit import (
+    available,
+    checkout,
+    create,
+    member,
+    order_statuses,
+    product,
+    publish,
+    shopper,
+)
 from tests.support import Processes, eventually
 
 RACES = 8  # attempts to catch a creation refused at the coupon lock
@@ -246,15 +255,7 @@ async def test_a_coupon_refused_at_lock_compensates_the_order(
         codes = {r.json()["error"]["code"] for r in racing if r.status_code != 201}
         assert codes <= {"coupon_unavailable", "coupon_not_applicable"}, codes
         assert await coupon_row(engines, coupon_id) == ("locked", winners[0]["order_id"])
-        async with AsyncSession(engines["order"]) as session:
-            statuses = sorted(
-                (
-                    await session.scalars(
-                        text("SELECT status FROM orders WHERE member_id = :m"),
-                        {"m": me["X-Auth-Member-Id"]},
-                    )
-                ).all()
-            )
+        statuses = await order_statuses(engines["order"], me)
         assert statuses.count("pending_payment") == 1, statuses
         assert set(statuses) <= {"pending_payment", "failed"}, statuses
         # Whatever the losers held came back: one unit and 100 points stay held.

@@ -22,6 +22,7 @@ from tests.shopkit import (
     checkout,
     create,
     member,
+    order_statuses,
     product,
     publish,
     shopper,
@@ -154,15 +155,7 @@ async def test_refusals_are_compensated_and_nothing_stays_held(
     loser = next(r for r in racing if r.status_code == 409)
     assert loser.json()["error"]["code"] == "insufficient_points"
     assert await available(http, suite, sku) == 2  # only the winner holds a unit
-    async with AsyncSession(engines["order"]) as session:
-        statuses = sorted(
-            (
-                await session.scalars(
-                    text("SELECT status FROM orders WHERE member_id = :m"),
-                    {"m": me["X-Auth-Member-Id"]},
-                )
-            ).all()
-        )
+    statuses = await order_statuses(engines["order"], me)
     assert statuses == ["failed", "pending_payment"]  # stock was refused before any hold
 
 
